@@ -1,0 +1,72 @@
+"""legacyExchangeDN and X.500 helpers.
+
+Exchange compares legacyExchangeDN values case-insensitively, so every comparison in exops goes
+through `fold`. The free/busy site folder of a user is named by the `/o=<Org>/ou=<AG>` part.
+"""
+from __future__ import annotations
+
+import re
+
+# /o=<org>/ou=<ag> at the start of a value; org and AG names may hold spaces and most punctuation.
+_PREFIX = re.compile(r"^/o=(?P<org>[^/]+)/ou=(?P<ag>[^/]+)", re.IGNORECASE)
+# The same, anywhere in free text (event messages, data items).
+_IN_TEXT = re.compile(r"/o=[^/\r\n\"<>]+?/ou=[^/\r\n\"<>]+?(?=/cn=|[\"<>\r\n]|\s*$|\.\s|,\s|\s(?:was|is|does|could|cannot|on|for|in)\b)",
+                      re.IGNORECASE)
+EX_FOLDER = "EX:"
+MODERN_AG = "Exchange Administrative Group (FYDIBOHF23SPDLT)"
+
+
+class BadLegacyDN(ValueError):
+    """A value that is not an `/o=<Org>/ou=<AG>` legacyExchangeDN."""
+
+
+def fold(value: str) -> str:
+    return value.casefold().strip()
+
+
+def admin_group_prefix(legacy_dn: str) -> str | None:
+    """`/o=EUROPE/ou=First Administrative Group` from a user's or AG's legacyExchangeDN."""
+    match = _PREFIX.match(legacy_dn.strip())
+    if not match:
+        return None
+    return f"/o={match['org'].strip()}/ou={match['ag'].strip()}"
+
+
+def parse_admin_group_dn(value: str) -> tuple[str, str]:
+    """Split an `/o=<Org>/ou=<AG>` value into (org, AG), refusing anything else."""
+    value = value.strip()
+    if value.upper().startswith(EX_FOLDER):
+        value = value[len(EX_FOLDER):]
+    match = _PREFIX.match(value)
+    if not match or match.end() != len(value):
+        raise BadLegacyDN(
+            f"{value!r} is not an administrative group legacyExchangeDN; "
+            "expected /o=<Organization>/ou=<Administrative Group>, "
+            "e.g. /o=EUROPE/ou=First Administrative Group")
+    return match["org"].strip(), match["ag"].strip()
+
+
+def prefixes_in_text(text: str) -> list[str]:
+    """Every `/o=.../ou=...` named in a message or data item, in order, without repeats."""
+    seen: dict[str, str] = {}
+    for match in _IN_TEXT.finditer(text):
+        prefix = admin_group_prefix(match.group(0).rstrip(" .,;:'"))
+        if prefix and fold(prefix) not in seen:
+            seen[fold(prefix)] = prefix
+    return list(seen.values())
+
+
+def rdn_value(dn: str) -> str:
+    """The value of a DN's first RDN (`CN=First Administrative Group,...` -> the name)."""
+    first = re.split(r"(?<!\\),", dn, maxsplit=1)[0]
+    return first.split("=", 1)[-1].replace("\\,", ",").strip()
+
+
+def parent_dn(dn: str) -> str:
+    parts = re.split(r"(?<!\\),", dn, maxsplit=1)
+    return parts[1].strip() if len(parts) > 1 else ""
+
+
+def is_deleted_reference(dn: str | None) -> bool:
+    """AD mangles a link to a deleted object into `CN=name\\0ADEL:<guid>,CN=Deleted Objects,...`."""
+    return bool(dn) and ("DEL:" in dn.upper() or "CN=DELETED OBJECTS," in dn.upper())
