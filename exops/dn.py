@@ -70,3 +70,35 @@ def parent_dn(dn: str) -> str:
 def is_deleted_reference(dn: str | None) -> bool:
     """AD mangles a link to a deleted object into `CN=name\\0ADEL:<guid>,CN=Deleted Objects,...`."""
     return bool(dn) and ("DEL:" in dn.upper() or "CN=DELETED OBJECTS," in dn.upper())
+
+
+# ---------------------------------------------------------------- where Exchange keeps things in AD
+
+def configuration_dn(base_dn: str) -> str:
+    return f"CN=Configuration,{base_dn}"
+
+
+def exchange_dn(base_dn: str) -> str:
+    return f"CN=Microsoft Exchange,CN=Services,{configuration_dn(base_dn)}"
+
+
+def organization_dn(base_dn: str, org: str) -> str:
+    return f"CN={escape_rdn(org)},{exchange_dn(base_dn)}"
+
+
+def admin_groups_dn(base_dn: str, org: str) -> str:
+    return f"CN=Administrative Groups,{organization_dn(base_dn, org)}"
+
+
+def admin_group_dn(base_dn: str, org: str, ag: str) -> str:
+    return f"CN={escape_rdn(ag)},{admin_groups_dn(base_dn, org)}"
+
+
+def escape_rdn(value: str) -> str:
+    """RFC 4514 escaping for an RDN value (AG names hold spaces, parentheses, sometimes commas)."""
+    out = "".join("\\" + c if c in ',+"\\<>;=' else c for c in value)
+    if out.startswith((" ", "#")):
+        out = "\\" + out
+    if out.endswith(" "):
+        out = out[:-1] + "\\ "
+    return out

@@ -1,0 +1,75 @@
+"""Directory entries to DirectoryFacts, whoever read them (live LDAP, an LDIF export).
+
+Entries stream through `DirectoryFactsBuilder.add` one at a time: configuration objects are kept
+(there are few), recipients are folded into per-prefix counts (there may be millions).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+from exops.dn import fold, parent_dn, rdn_value
+from exops.facts import (AdminGroup, Container, DirectoryFacts, ExchangeServer, Organization,
+                         PublicFolderDatabase, RecipientSummary, recipient_kind)
+
+# What a collector must ask for; LDIF exports made with `ldifde -l` should hold the same.
+ATTRIBUTES = ("objectClass", "legacyExchangeDN", "siteFolderServer", "homeMDB",
+              "msExchHomeServerName", "proxyAddresses", "mailNickname", "cn", "name")
+RECIPIENT_CLASSES = ("user", "contact", "group")
+CONTAINER_CLASSES = ("msexchserverscontainer", "msexchpublicfoldertreecontainer")
+
+Attributes = Mapping[str, Sequence[str]]
+
+
+def first(attrs: Attributes, name: str) -> str | None:
+    values = attrs.get(name.lower())
+    return values[0] if values else None
+
+
+class DirectoryFactsBuilder:
+    """Classifies entries by objectClass; call `facts()` once every entry has been added."""
+
+    def __init__(self, source: str, base_dn: str = ""):
+        self.source, self.base_dn = source, base_dn
+        self.recipients = RecipientSummary()
+        self._orgs: list[Organization] = []
+        self._ags: list[AdminGroup] = []
+        self._servers: list[ExchangeServer] = []
+        self._pf_dbs: list[PublicFolderDatabase] = []
+        self._pf_trees: list[str] = []
+        self._containers: dict[str, str] = {}
+        self._children: Counter[str] = Counter()
+
+    def add(self, dn: str, attrs: Attributes) -> None:
+        """Add one entry; attribute names must be lower-case."""
+        classes = {c.lower() for c in attrs.get("objectclass", ())}
+        name = first(attrs, "cn") or first(attrs, "name") or rdn_value(dn)
+        legacy_dn = first(attrs, "legacyexchangedn")
+        self._children[fold(parent_dn(dn))] += 1
+        if "msexchorganizationcontainer" in classes:
+            self._orgs.append(Organization(dn=dn, name=name, legacy_dn=legacy_dn))
+        elif "msexchadmingroup" in classes:
+            self._ags.append(AdminGroup(dn=dn, name=name, legacy_dn=legacy_dn,
+                                        site_folder_server=first(attrs, "sitefolderserver")))
+        elif "msexchexchangeserver" in classes:
+            self._servers.append(ExchangeServer(dn=dn, name=name))
+        elif "msexchpublicmdb" in classes:
+            self._pf_dbs.append(PublicFolderDatabase(dn=dn, name=name))
+        elif "msexchpftree" in classes:
+            self._pf_trees.append(dn)
+        elif classes & set(CONTAINER_CLASSES):
+            self._containers[dn] = next(c for c in CONTAINER_CLASSES if c in classes)
+        elif classes & set(RECIPIENT_CLASSES) and legacy_dn:
+            has_mailbox = bool(first(attrs, "homemdb") or first(attrs, "msexchhomeservername"))
+            self.recipients.add(dn, legacy_dn, recipient_kind(sorted(classes), has_mailbox))
+
+    def facts(self) -> DirectoryFacts:
+        return DirectoryFacts(
+            source=self.source, base_dn=self.base_dn,
+            organizations=tuple(self._orgs), admin_groups=tuple(self._ags),
+            servers=tuple(self._servers), public_folder_databases=tuple(self._pf_dbs),
+            public_folder_trees=tuple(self._pf_trees),
+            containers=tuple(Container(dn=dn, object_class=cls, children=self._children[fold(dn)])
+                             for dn, cls in self._containers.items()),
+            recipient_prefixes=self.recipients.groups(),
+            recipients_scanned=self.recipients.scanned)
