@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import Enum
+from datetime import datetime
 from typing import Any
 
 
@@ -90,3 +91,37 @@ class Finding:
 def worst(findings: list[Finding]) -> Severity:
     """The severity that decides the exit code of a run."""
     return max((f.severity for f in findings), key=lambda s: s.rank, default=Severity.OK)
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    """Whether a check ran: `ran`, `skipped` (its facts were not collected) or `error`."""
+
+    id: str
+    title: str
+    area: str
+    status: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Report:
+    """One run of the checks: what every report format and the TUI render."""
+
+    source: str
+    generated: datetime
+    findings: tuple[Finding, ...]
+    checks: tuple[CheckRun, ...] = ()
+    events: Any = None  # EventFacts when logs were read: per-day counts feed the timelines
+
+    @property
+    def worst(self) -> Severity:
+        if not any(c.status == "ran" for c in self.checks) and self.checks:
+            return Severity.UNKNOWN
+        return worst(list(self.findings))
+
+    def counts(self) -> dict[str, int]:
+        out = {s.value: 0 for s in Severity}
+        for f in self.findings:
+            out[f.severity.value] += 1
+        return out

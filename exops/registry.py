@@ -27,6 +27,7 @@ class CheckSpec:
     title: str
     area: str
     needs: tuple[type, ...]
+    uses: tuple[type, ...]
     docs: str
     func: Callable[..., Iterable[Finding]]
     origin: str
@@ -37,8 +38,12 @@ _loaded = False
 
 
 def check(check_id: str, *, title: str, needs: tuple[type, ...], area: str,
-          docs: str | None = None) -> Callable:
-    """Register a pure function from facts to findings under a stable ID."""
+          uses: tuple[type, ...] = (), docs: str | None = None) -> Callable:
+    """Register a pure function from facts to findings under a stable ID.
+
+    The function receives one argument per type in `needs` (the check is skipped when any is
+    missing), then one per type in `uses` (None when not collected: extra evidence only).
+    """
 
     def register(func: Callable[..., Iterable[Finding]]) -> Callable[..., Iterable[Finding]]:
         existing = _checks.get(check_id)
@@ -46,7 +51,7 @@ def check(check_id: str, *, title: str, needs: tuple[type, ...], area: str,
             raise RegistryError(f"check ID {check_id} is registered twice "
                                 f"({existing.origin} and {func.__module__})")
         _checks[check_id] = CheckSpec(
-            id=check_id, title=title, area=area, needs=needs,
+            id=check_id, title=title, area=area, needs=needs, uses=uses,
             docs=docs or f"docs/checks.md#{check_id.lower()}", func=func, origin=func.__module__)
         return func
 

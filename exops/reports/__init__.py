@@ -1,0 +1,81 @@
+"""Report writers: one module per format, all rendering the same `Report` in the same order.
+
+JSON is the source of truth (schema-versioned, see `exops.reports.json`); the others are views of
+it for people (table, markdown, html) and for other tools (csv, junit). Format modules are
+imported only when asked for, so the CLI does not pay for rich or xml.etree it does not use.
+"""
+from __future__ import annotations
+
+import importlib
+from datetime import datetime
+from typing import Any
+
+from exops.model import Evidence, Finding, Report
+
+FORMATS = ("table", "json", "md", "html", "csv", "junit")
+_MODULES = {"table": "table", "json": "json", "md": "markdown", "html": "html", "csv": "csv",
+            "junit": "junit"}
+
+
+def render(report: Report, fmt: str) -> str:
+    """The report as text in one of `FORMATS` (the table as plain text, without colour)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown report format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    return importlib.import_module(f"exops.reports.{_MODULES[fmt]}").render(report)
+
+
+def print_table(report: Report, console: Any) -> None:
+    """The CLI's default human output, coloured by severity, on a rich Console."""
+    from exops.reports.table import print_table as _print_table
+    _print_table(report, console)
+
+
+def load(text: str) -> dict[str, Any]:
+    """Read a JSON report back, refusing schema versions this exops does not know."""
+    from exops.reports.json import load as _load
+    return _load(text)
+
+
+def ordered(findings: tuple[Finding, ...] | list[Finding]) -> list[Finding]:
+    """Worst first, then by check ID and target: the one order every format shows."""
+    return sorted(findings, key=lambda f: (-f.severity.rank, f.check_id, f.target))
+
+
+def shown(value: Any) -> str:
+    """A value from evidence data as one piece of text."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, (list, tuple)):
+        return ", ".join(shown(v) for v in value)
+    return str(value)
+
+
+EVENT_COLUMNS = ("Time", "Computer", "Event ID", "DN", "Excerpt")
+
+
+def event_row(ev: Evidence) -> tuple:
+    """An event evidence's cells under `EVENT_COLUMNS`."""
+    return tuple(ev.data.get(k) for k in ("time", "computer", "event_id", "dn", "excerpt"))
+
+
+def evidence_line(ev: Evidence) -> str:
+    """One line of proof, for views that have no room for the evidence's full layout.
+
+    Evidence data keys by kind: event (time, computer, event_id, dn, excerpt), directory
+    (dn, attributes), text (text); other kinds show their title and keys.
+    """
+    d = ev.data
+    if ev.kind == "event":
+        time, computer, event_id, dn, excerpt = map(shown, event_row(ev))
+        parts = [time, computer, f"event {event_id}", dn, excerpt]
+    elif ev.kind == "directory":
+        attrs = d.get("attributes") or {}
+        parts = [shown(d.get("dn"))] + [f"{k}={shown(v)}" for k, v in attrs.items()]
+    elif ev.kind == "text":
+        lines = shown(d.get("text")).strip().splitlines()
+        parts = [ev.title, lines[0] if lines else ""]
+    else:
+        parts = [ev.title] + [f"{k}={shown(v)}" for k, v in d.items()]
+    return " · ".join(p for p in parts if p)

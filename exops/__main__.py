@@ -1,0 +1,3 @@
+from exops.cli import main
+
+main()

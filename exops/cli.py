@@ -1,0 +1,202 @@
+"""The exops command line: scripted runs of the same pipeline the TUI drives.
+
+    exops                     open a triage session (the TUI) on the configured environment
+    exops demo                the same on the bundled litware scenario, no servers needed
+    exops check --bundle B    run the checks; exit 0 OK, 1 warning, 2 critical, 3 unknown
+    exops events LOG...       what the event logs say about free/busy, and what could not be read
+"""
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+
+from exops import __version__
+from exops.console import console, error_console, scan_progress, check_progress
+
+FORMATS = ("table", "json", "md", "html", "csv", "junit")
+DEMO_BUNDLE = Path(__file__).resolve().parents[1] / "fixtures" / "scenarios" / "litware" / "bundle"
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Errors meant for the user as they are: shown as one line, never as a traceback."""
+    from exops.config import ConfigError
+    from exops.engine import UnknownCheck
+    from exops.lab.scenario import ScenarioError
+    from exops.sources.bundle import BundleError
+    from exops.sources.eventlog import EventLogError
+    from exops.sources.ldif import LdifError
+    return ConfigError, BundleError, EventLogError, LdifError, ScenarioError, UnknownCheck
+
+
+def friendly(exit_code: int):
+    """Show user errors as one line and exit with `exit_code`; --debug shows the traceback."""
+
+    def wrap(command):
+        @functools.wraps(command)
+        def run(*args, **kwargs):
+            try:
+                return command(*args, **kwargs)
+            except _user_errors() as exc:
+                if click.get_current_context().find_root().params.get("debug"):
+                    raise
+                error_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+                sys.exit(exit_code)
+        return run
+    return wrap
+
+
+@click.group(invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="Inventory file (default: $EXOPS_CONFIG, else ./exops.yaml).")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.version_option(__version__, prog_name="exops")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
+    """Find what is broken in Exchange, prove it with evidence, fix it safely, keep a record.
+
+    \b
+    Start here:
+      exops demo                          triage the bundled litware scenario (no servers)
+      exops check --bundle BUNDLE         diagnose a customer's evidence bundle
+      exops check --evtx App.evtx --ldif export.ldf
+                                          ...or their exported logs and an ldifde export
+      exops events App.evtx               free/busy events in a log, and what was unreadable
+      exops checks                        every check ID with its title
+      exops config check                  validate exops.yaml
+
+    Without a command, exops opens the interactive triage session.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(tui)
+
+
+@cli.command()
+@click.option("--bundle", type=click.Path(exists=True), help="Open an evidence bundle instead of the live environment.")
+@click.pass_context
+def tui(ctx: click.Context, bundle: str | None) -> None:
+    """Open the interactive triage session."""
+    from exops.tui.app import run_tui
+    run_tui(bundle=bundle, config_path=ctx.obj.get("config_path"))
+
+
+@cli.command()
+def demo() -> None:
+    """Open the triage session on the bundled litware scenario: users under
+    /o=EUROPE/ou=First Administrative Group, whose administrative group is gone."""
+    from exops.tui.app import run_tui
+    run_tui(bundle=str(DEMO_BUNDLE), config_path=None)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--backend", type=click.Choice(["auto", "python", "rust"]), default="auto", show_default=True,
+              help="EVTX reader: the Rust `evtx` package when installed (exops[fast]), else pure Python.")
+@friendly(exit_code=3)
+def events(paths: tuple[str, ...], fmt: str, backend: str) -> None:
+    """Read event logs (.evtx, or `wevtutil qe ... /f:xml` exports) and list, per file, the
+    records read, the records skipped with the reason, and the free/busy events found
+    (14031, 8207, 3047) grouped by DN and server."""
+    from exops.console import print_scans, scans_json
+    from exops.sources.eventlog import scan_log
+    with scan_progress(quiet=fmt == "json") as progress:
+        scans = [scan_log(p, backend=backend, progress=progress.hook(p)) for p in paths]
+    if fmt == "json":
+        click.echo(scans_json(scans))
+    else:
+        print_scans(scans)
+
+
+@cli.command("check")
+@click.option("--bundle", type=click.Path(exists=True), help="An evidence bundle (folder or .zip).")
+@click.option("--evtx", "evtx", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="An event log (.evtx or wevtutil XML); repeat for more.")
+@click.option("--ldif", type=click.Path(exists=True, dir_okay=False), help="An ldifde export of the directory.")
+@click.option("--only", multiple=True, metavar="ID", help="Run only this check ID; repeat for more.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here instead of stdout.")
+@click.pass_context
+@friendly(exit_code=3)
+def check_command(ctx, bundle, evtx, ldif, only, fmt, output) -> None:
+    """Run the checks and report. Exit codes follow Nagios: 0 OK, 1 warning, 2 critical,
+    3 unknown (nothing could be checked, or the input could not be read).
+
+    \b
+    Examples:
+      exops check --bundle fixtures/scenarios/litware/bundle
+      exops check --evtx Application.evtx --ldif directory.ldf --format html -o report.html
+      exops check --bundle evidence.zip --only FB-ORPHAN-DN --format json
+    """
+    from exops.collect import gather_facts
+    from exops.engine import run_checks, select_checks
+    from exops.reports import render, print_table
+    specs = select_checks(only)
+    facts, source = gather_facts(bundle=bundle, evtx=evtx, ldif=ldif,
+                                 config_path=ctx.obj.get("config_path"))
+    with check_progress(quiet=fmt != "table" and not output) as hook:
+        report = run_checks(facts, source, specs, progress=hook)
+    if output:
+        Path(output).write_text(render(report, fmt))
+        error_console.print(f"wrote {fmt} report to {output}")
+    elif fmt == "table":
+        print_table(report, console)
+    else:
+        click.echo(render(report, fmt))
+    sys.exit(report.worst.exit_code)
+
+
+@cli.command("checks")
+def list_checks() -> None:
+    """List every check with its ID, area and title (plugins included)."""
+    from exops.engine import select_checks
+    for spec in select_checks():
+        origin = "" if spec.origin.startswith("exops.") else f"  [{spec.origin}]"
+        click.echo(f"{spec.id:<18} {spec.area:<12} {spec.title}{origin}")
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Work with the inventory file (exops.yaml)."""
+
+
+@config_group.command("check")
+@click.pass_context
+@friendly(exit_code=1)
+def config_check(ctx) -> None:
+    """Validate the inventory: every error names the file, line and field."""
+    from exops.config import ConfigError, find_config, load_config
+    path = find_config(ctx.find_root().obj.get("config_path"))
+    if path is None:
+        raise ConfigError("no configuration: pass --config FILE, set $EXOPS_CONFIG, or create ./exops.yaml")
+    config = load_config(path)
+    parts = [f"directory {config.directory.url}" if config.directory else None,
+             f"{len(config.exchange.servers)} Exchange servers" if config.exchange else None,
+             f"{len(config.loadbalancers)} load balancers" if config.loadbalancers else None]
+    click.echo(f"{path}: OK ({', '.join(p for p in parts if p) or 'empty'})")
+
+
+@cli.group("lab")
+def lab_group() -> None:
+    """The lab: scenarios built for real (Samba AD, logs) to try exops on."""
+
+
+@lab_group.command("bundle")
+@click.option("--scenario", default="litware", show_default=True, help="Scenario name or path.")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
+              help="Folder to write the bundle into (replaced).")
+@friendly(exit_code=1)
+def lab_bundle(scenario: str, output: str) -> None:
+    """Write a scenario's offline evidence: an ldifde export, .evtx logs and a bundle."""
+    from exops.lab.fixtures import build_bundle
+    path = build_bundle(scenario, Path(output))
+    click.echo(f"wrote bundle {path}")
+
+
+def main() -> None:
+    cli(prog_name="exops")

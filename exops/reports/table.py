@@ -1,0 +1,68 @@
+"""The terminal view: counts, a findings table, then the proof and fixes for what is broken."""
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from exops.model import Report, Severity
+from exops.reports import evidence_line, ordered
+
+STYLES = {Severity.CRITICAL: "bold red", Severity.WARNING: "yellow", Severity.INFO: "blue",
+          Severity.OK: "green", Severity.UNKNOWN: "dim"}
+TOP_EVIDENCE = 3
+WIDTH = 120
+
+
+def _summary(report: Report) -> Text:
+    worst = report.worst
+    line = Text("exops: ")
+    line.append(worst.value.upper(), STYLES[worst])
+    counts = report.counts()
+    line.append(" — " + ", ".join(f"{counts[s.value]} {s.value}" for s in
+                                  sorted(Severity, key=lambda s: -s.rank)))
+    if report.checks:
+        ran = {status: sum(c.status == status for c in report.checks)
+               for status in ("ran", "skipped", "error")}
+        line.append(f" · {len(report.checks)} checks ({ran['ran']} ran, {ran['skipped']} "
+                    f"skipped, {ran['error']} error)")
+    line.append(f" · {report.source}")
+    return line
+
+
+def _table(report: Report) -> Table:
+    table = Table("Severity", "ID", "Target", "Summary", header_style="bold")
+    for f in ordered(report.findings):
+        style = STYLES[f.severity]
+        table.add_row(Text(f.severity.value, style), Text(f.check_id, style), Text(f.target),
+                      Text(f.summary))
+    return table
+
+
+def print_table(report: Report, console: Console) -> None:
+    console.print(_summary(report))
+    if report.findings:
+        console.print(_table(report))
+    for run in report.checks:
+        if run.status != "ran":
+            console.print(Text(f"{run.id} {run.status}: {run.reason}", "dim"))
+    for f in ordered(report.findings):
+        if f.severity not in (Severity.CRITICAL, Severity.WARNING):
+            continue
+        console.print()
+        console.print(Text.assemble((f"{f.check_id} ", STYLES[f.severity]), (f.target, "bold")))
+        for ev in f.evidence[:TOP_EVIDENCE]:
+            console.print(Text(f"  {evidence_line(ev)}"))
+        if len(f.evidence) > TOP_EVIDENCE:
+            console.print(Text(f"  … {len(f.evidence) - TOP_EVIDENCE} more", "dim"))
+        for fix in f.fixes:
+            console.print(Text.assemble(("  fix: ", "bold"), fix))
+
+
+def render(report: Report) -> str:
+    out = io.StringIO()
+    print_table(report, Console(file=out, width=WIDTH, color_system=None, highlight=False,
+                                emoji=False))
+    return out.getvalue()
