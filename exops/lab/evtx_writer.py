@@ -52,10 +52,12 @@ _STRING, _U8, _U16, _U64, _FILETIME, _HEX64 = 0x01, 0x04, 0x06, 0x0A, 0x11, 0x15
 
 # Substitution indices: the numeric fields sit together so one struct packs them all;
 # the Data items follow Computer, and Qualifiers (when present) comes last.
-_PROVIDER, _EVENT_ID, _LEVEL, _TASK, _KEYWORDS, _TIME, _RECORD_ID, _CHANNEL, _COMPUTER, _FIRST_DATA = range(10)
+(_PROVIDER, _EVENT_ID, _LEVEL, _TASK, _KEYWORDS, _TIME, _RECORD_ID, _CHANNEL, _COMPUTER,
+ _FIRST_DATA) = range(10)
 _NUMBERS = struct.Struct("<HBHQQQ")  # event id, level, task, keywords, time, record id
-_NUMBER_DESCRIPTORS = tuple(size | vtype << 16 for size, vtype in
-                            ((2, _U16), (1, _U8), (2, _U16), (8, _HEX64), (8, _FILETIME), (8, _U64)))
+_NUMBER_DESCRIPTORS = tuple(  # (size, type) as one u32 each, like every descriptor
+    size | vtype << 16
+    for size, vtype in ((2, _U16), (1, _U8), (2, _U16), (8, _HEX64), (8, _FILETIME), (8, _U64)))
 _RECORD_HEADER = struct.Struct("<4sIQQ")  # magic, size, record id, written time
 
 
@@ -186,7 +188,8 @@ def _template(has_qualifiers: bool, data_count: int) -> _Template:
     """The template for events with this shape; its GUID is stable across chunks and runs."""
     guid = uuid.uuid5(_TEMPLATE_GUIDS, f"{has_qualifiers}/{data_count}").bytes_le
     # Windows puts the GUID's first four bytes in the template instance as the template id.
-    return _Template(guid, struct.unpack_from("<I", guid)[0], _event_tree(has_qualifiers, data_count))
+    template_id = struct.unpack_from("<I", guid)[0]
+    return _Template(guid, template_id, _event_tree(has_qualifiers, data_count))
 
 
 def _filetime(moment: datetime) -> int:
@@ -201,15 +204,18 @@ def _values(event: EventSpec, record_id: int, filetime: int) -> bytes:
     A string too long for the descriptor's 16-bit size would make a record larger than a
     chunk, which `_Chunk.add` refuses, so such a descriptor is never written.
     """
-    texts = [s.encode("utf-16-le") for s in (event.provider, event.channel, event.computer, *event.data)]
-    numbers = _NUMBERS.pack(event.event_id, event.level, event.task, event.keywords, filetime, record_id)
+    texts = [text.encode("utf-16-le")
+             for text in (event.provider, event.channel, event.computer, *event.data)]
+    numbers = _NUMBERS.pack(event.event_id, event.level, event.task, event.keywords, filetime,
+                            record_id)
     parts = [texts[0], numbers, *texts[1:]]
     descriptors = [len(texts[0]) | _STRING << 16, *_NUMBER_DESCRIPTORS,
                    *(len(text) | _STRING << 16 for text in texts[1:])]
     if event.qualifiers is not None:
         parts.append(struct.pack("<H", event.qualifiers))
         descriptors.append(2 | _U16 << 16)
-    return struct.pack(f"<{len(descriptors) + 1}I", len(descriptors), *descriptors) + b"".join(parts)
+    count = len(descriptors)
+    return struct.pack(f"<{count + 1}I", count, *descriptors) + b"".join(parts)
 
 
 class _Chunk:
@@ -271,8 +277,10 @@ class _Chunk:
         buf = self.buf
         struct.pack_into("<8sQQQQIII", buf, 0, b"ElfChnk\0", self.first_id, self.last_id,
                          self.first_id, self.last_id, 0x80, self.last_record, self.free)
-        struct.pack_into("<I", buf, 0x34, zlib.crc32(memoryview(buf)[CHUNK_HEADER_SIZE:self.free]))
-        header_crc = zlib.crc32(memoryview(buf)[0x80:CHUNK_HEADER_SIZE], zlib.crc32(memoryview(buf)[:0x78]))
+        view = memoryview(buf)
+        struct.pack_into("<I", buf, 0x34, zlib.crc32(view[CHUNK_HEADER_SIZE:self.free]))
+        # the header CRC skips its own slot and the unknown flags before it
+        header_crc = zlib.crc32(view[0x80:CHUNK_HEADER_SIZE], zlib.crc32(view[:0x78]))
         struct.pack_into("<I", buf, 0x7C, header_crc)
         return buf
 
@@ -280,8 +288,8 @@ class _Chunk:
 def _file_header(chunk_count: int, next_record_id: int, flags: int) -> bytes:
     header = struct.pack("<8sQQQIHHHH", b"ElfFile\0", 0, max(chunk_count - 1, 0), next_record_id,
                          0x80, 1, 3, FILE_HEADER_SIZE, chunk_count).ljust(0x78, b"\0")
-    header += struct.pack("<I", flags)
-    return (header + struct.pack("<I", zlib.crc32(header))).ljust(FILE_HEADER_SIZE, b"\0")
+    header += struct.pack("<II", flags, zlib.crc32(header))  # the CRC stops before the flags
+    return header.ljust(FILE_HEADER_SIZE, b"\0")
 
 
 def _filled_chunks(events: Iterable[EventSpec]) -> Iterator[_Chunk]:
@@ -299,7 +307,8 @@ def _filled_chunks(events: Iterable[EventSpec]) -> Iterator[_Chunk]:
         yield chunk
 
 
-def write_evtx(path: str | PathLike[str], events: Iterable[EventSpec], *, dirty: bool = False) -> int:
+def write_evtx(path: str | PathLike[str], events: Iterable[EventSpec], *,
+               dirty: bool = False) -> int:
     """Write the events to an .evtx file, record ids from 1; returns how many were written.
 
     With `dirty`, the file is left as Windows leaves a log that was not closed cleanly: the

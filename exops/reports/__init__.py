@@ -10,7 +10,7 @@ import importlib
 from datetime import datetime
 from typing import Any
 
-from exops.model import Evidence, Finding, Report
+from exops.model import Evidence, Finding, Report, Severity
 
 FORMATS = ("table", "json", "md", "html", "csv", "junit")
 _MODULES = {"table": "table", "json": "json", "md": "markdown", "html": "html", "csv": "csv",
@@ -39,6 +39,14 @@ def load(text: str) -> dict[str, Any]:
 def ordered(findings: tuple[Finding, ...] | list[Finding]) -> list[Finding]:
     """Worst first, then by check ID and target: the one order every format shows."""
     return sorted(findings, key=lambda f: (-f.severity.rank, f.check_id, f.target))
+
+
+def count_line(report: Report, sep: str = ", ") -> str:
+    """The non-zero counts, worst severity first: `1 critical, 2 warning`."""
+    counts = report.counts()
+    parts = [f"{counts[s.value]} {s.value}" for s in sorted(Severity, key=lambda s: -s.rank)
+             if counts[s.value]]
+    return sep.join(parts) or "no findings"
 
 
 def shown(value: Any) -> str:

@@ -28,7 +28,8 @@ h2{font-size:17px;margin:28px 0 10px}.cards{display:flex;flex-wrap:wrap;gap:16px
 th,td{text-align:left;vertical-align:top;padding:6px 10px;border-bottom:1px solid var(--line);
 overflow-wrap:anywhere}th{background:#eef2f6;font-weight:600}
 .sev{display:inline-block;min-width:64px;text-align:center;padding:1px 8px;border-radius:10px;
-color:#fff;font-size:12px;font-weight:600;text-transform:uppercase}
+color:#fff;font-size:12px;font-weight:600;text-transform:uppercase;white-space:nowrap}
+.findings td:nth-child(2){white-space:nowrap}
 details{background:#fff;border:1px solid var(--line);border-left:5px solid var(--c);
 border-radius:6px;margin:10px 0;padding:8px 14px}summary{cursor:pointer;font-weight:600}
 .detail{white-space:pre-line}code,pre{font-family:ui-monospace,Consolas,Menlo,monospace;
@@ -58,10 +59,11 @@ def _badge(sev: Severity) -> Html:
     return Html(f'<span class="sev" style="background:{COLOURS[sev.value]}">{sev.value}</span>')
 
 
-def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
+def _table(header: tuple[str, ...], rows: list[tuple], cls: str = "") -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    attr = f' class="{cls}"' if cls else ""
+    return f'<table{attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def severity_chart(counts: dict[str, int]) -> str:
@@ -75,7 +77,8 @@ def severity_chart(counts: dict[str, int]) -> str:
                     f'<rect x="70" y="{y}" width="{max(n / top * width, 2):.1f}" height="18" '
                     f'rx="3" fill="{COLOURS[sev.value]}"/>'
                     f'<text x="{76 + n / top * width:.1f}" y="{y + 14}" font-size="12">{n}</text>')
-    return (f'<svg role="img" aria-label="Findings by severity" viewBox="0 0 330 {len(order) * row + 4}" width="330">{"".join(bars)}</svg>')
+    return (f'<svg role="img" aria-label="Findings by severity" width="330" '
+            f'viewBox="0 0 330 {len(order) * row + 4}">{"".join(bars)}</svg>')
 
 
 def _days(keys: set[str]) -> list[str]:
@@ -115,8 +118,8 @@ def events_chart(groups: tuple[EventGroup, ...]) -> str:
     parts = [f'<line x1="{left}" y1="{y(v):.1f}" x2="{w - 10}" y2="{y(v):.1f}" stroke="#dde3ea"/>'
              f'<text x="{left - 4}" y="{y(v) + 4:.1f}" font-size="10" text-anchor="end">{v}</text>'
              for v in sorted({0, top // 2, top})]
-    for d in sorted({days[0], days[len(days) // 2], days[-1]}):
-        parts.append(f'<text x="{x[d]:.1f}" y="{h - 6}" font-size="10" text-anchor="middle">'
+    for d, anchor in {days[len(days) // 2]: "middle", days[0]: "start", days[-1]: "end"}.items():
+        parts.append(f'<text x="{x[d]:.1f}" y="{h - 6}" font-size="10" text-anchor="{anchor}">'
                      f'{escape(d)}</text>')
     legend = []
     for (label, per_day), colour in zip(series.items(), SERIES_COLOURS):
@@ -126,7 +129,8 @@ def events_chart(groups: tuple[EventGroup, ...]) -> str:
                   f'{escape(d)}: {n} · {escape(label)}</title></circle>' for d, n in per_day.items()]
         legend.append(f'<li><span class="swatch" style="background:{colour}"></span>'
                       f'{escape(label)} ({sum(per_day.values())})</li>')
-    return (f'<svg role="img" aria-label="Free/busy events per day" viewBox="0 0 {w} {h}" width="100%">{"".join(parts)}</svg>'
+    return (f'<svg role="img" aria-label="Free/busy events per day" width="100%" '
+            f'viewBox="0 0 {w} {h}">{"".join(parts)}</svg>'
             f'<ul class="legend">{"".join(legend)}</ul>')
 
 
@@ -174,7 +178,8 @@ def render(report: Report) -> str:
                      "</div>")
     body = [f'<section class="cards">{"".join(cards)}</section>', "<h2>Findings</h2>",
             _table(("Severity", "ID", "Target", "Summary"),
-                   [(_badge(f.severity), f.check_id, f.target, f.summary) for f in findings])]
+                   [(_badge(f.severity), f.check_id, f.target, f.summary) for f in findings],
+                   "findings")]
     if report.checks:
         body += ["<h2>Checks</h2>", _table(("ID", "Title", "Area", "Status", "Reason"),
                                           [(c.id, c.title, c.area, c.status, c.reason)

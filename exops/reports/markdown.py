@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import re
 
-from exops.model import Evidence, Finding, Report, Severity
-from exops.reports import EVENT_COLUMNS, event_row, ordered, shown
+from exops.model import Evidence, Finding, Report
+from exops.reports import EVENT_COLUMNS, count_line, event_row, ordered, shown
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
 
@@ -58,12 +58,11 @@ def _section(f: Finding) -> list[str]:
 
 
 def render(report: Report) -> str:
-    worst, counts = report.worst, report.counts()
+    worst = report.worst
     lines = [f"# exops report: {text(report.source)}", "",
              f"Generated {report.generated.isoformat(sep=' ')} · status **{worst.value.upper()}** "
              f"(exit {worst.exit_code})", "",
-             " · ".join(f"{counts[s.value]} {s.value}" for s in
-                        sorted(Severity, key=lambda s: -s.rank)), "", "## Findings", ""]
+             count_line(report, " · "), "", "## Findings", ""]
     findings = ordered(report.findings)
     lines += table(("Severity", "ID", "Target", "Summary"),
                    [(f.severity.value, f.check_id, f.target, f.summary) for f in findings])

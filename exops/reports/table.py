@@ -8,21 +8,19 @@ from rich.table import Table
 from rich.text import Text
 
 from exops.model import Report, Severity
-from exops.reports import evidence_line, ordered
+from exops.reports import count_line, evidence_line, ordered
 
 STYLES = {Severity.CRITICAL: "bold red", Severity.WARNING: "yellow", Severity.INFO: "blue",
           Severity.OK: "green", Severity.UNKNOWN: "dim"}
 TOP_EVIDENCE = 3
-WIDTH = 120
+UNWRAPPED = 10_000  # plain text goes to files and pipes: one finding per line greps better
 
 
 def _summary(report: Report) -> Text:
     worst = report.worst
     line = Text("exops: ")
     line.append(worst.value.upper(), STYLES[worst])
-    counts = report.counts()
-    line.append(" — " + ", ".join(f"{counts[s.value]} {s.value}" for s in
-                                  sorted(Severity, key=lambda s: -s.rank)))
+    line.append(f" — {count_line(report)}")
     if report.checks:
         ran = {status: sum(c.status == status for c in report.checks)
                for status in ("ran", "skipped", "error")}
@@ -63,6 +61,6 @@ def print_table(report: Report, console: Console) -> None:
 
 def render(report: Report) -> str:
     out = io.StringIO()
-    print_table(report, Console(file=out, width=WIDTH, color_system=None, highlight=False,
+    print_table(report, Console(file=out, width=UNWRAPPED, color_system=None, highlight=False,
                                 emoji=False))
     return out.getvalue()

@@ -1,0 +1,134 @@
+"""The change journal: every change is written here, with its before-state, before it happens.
+
+SQLite in WAL mode, committed before each write to a directory or server, so that after a crash
+(even SIGKILL between the journal write and the change) `exops history` shows what was under
+way and `exops undo` can bring the target back. Passwords never reach it: it stores plans and
+target states only.
+"""
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from exops.plan import Plan, State, Step
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS changes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    fix TEXT NOT NULL,
+    plan TEXT NOT NULL,
+    status TEXT NOT NULL,          -- applying | applied | failed | rolled-back | undone | undoing
+    operator TEXT NOT NULL,
+    started TEXT NOT NULL,
+    finished TEXT,
+    message TEXT DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS steps (
+    change_id INTEGER NOT NULL REFERENCES changes(id),
+    seq INTEGER NOT NULL,
+    step TEXT NOT NULL,
+    before TEXT NOT NULL,
+    after TEXT,
+    status TEXT NOT NULL,          -- journaled | applied | found | verified | failed | undone
+    error TEXT DEFAULT '',
+    updated TEXT NOT NULL,
+    PRIMARY KEY (change_id, seq)
+);
+"""
+
+
+def default_path() -> Path:
+    if os.environ.get("EXOPS_JOURNAL"):
+        return Path(os.environ["EXOPS_JOURNAL"])
+    base = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))
+    return base / "exops" / "journal.sqlite"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class JournaledStep:
+    seq: int
+    step: Step
+    before: State
+    after: State | None
+    status: str
+    error: str
+
+
+@dataclass(frozen=True)
+class Change:
+    id: int
+    fix: str
+    plan: Plan
+    status: str
+    operator: str
+    started: str
+    finished: str | None
+    message: str
+    steps: tuple[JournaledStep, ...]
+
+
+class Journal:
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path else default_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def begin(self, plan: Plan) -> int:
+        operator = f"{getpass.getuser()}@{socket.gethostname()}"
+        cur = self._db.execute(
+            "INSERT INTO changes (fix, plan, status, operator, started) VALUES (?, ?, 'applying', ?, ?)",
+            (plan.fix, plan.to_json(), operator, now()))
+        return int(cur.lastrowid)
+
+    def record_before(self, change_id: int, seq: int, step: Step, before: State) -> None:
+        """Durably note what a target looked like; called before the target is touched."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO steps (change_id, seq, step, before, status, updated) "
+            "VALUES (?, ?, ?, ?, 'journaled', ?)",
+            (change_id, seq, json.dumps(step.__dict__), json.dumps(before), now()))
+
+    def record_step(self, change_id: int, seq: int, status: str, after: State | None = None,
+                    error: str = "") -> None:
+        self._db.execute(
+            "UPDATE steps SET status = ?, after = COALESCE(?, after), error = ?, updated = ? "
+            "WHERE change_id = ? AND seq = ?",
+            (status, json.dumps(after) if after is not None else None, error, now(), change_id, seq))
+
+    def finish(self, change_id: int, status: str, message: str = "") -> None:
+        self._db.execute("UPDATE changes SET status = ?, finished = ?, message = ? WHERE id = ?",
+                         (status, now(), message, change_id))
+
+    def changes(self, limit: int = 50) -> list[Change]:
+        rows = self._db.execute("SELECT id FROM changes ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [self.change(r[0]) for r in rows]
+
+    def change(self, change_id: int) -> Change | None:
+        row = self._db.execute(
+            "SELECT id, fix, plan, status, operator, started, finished, message FROM changes WHERE id = ?",
+            (change_id,)).fetchone()
+        if row is None:
+            return None
+        steps = tuple(
+            JournaledStep(seq=s[0], step=Step(**json.loads(s[1])), before=json.loads(s[2]),
+                          after=json.loads(s[3]) if s[3] else None, status=s[4], error=s[5])
+            for s in self._db.execute(
+                "SELECT seq, step, before, after, status, error FROM steps WHERE change_id = ? ORDER BY seq",
+                (change_id,)))
+        return Change(id=row[0], fix=row[1], plan=Plan.from_json(row[2]), status=row[3],
+                      operator=row[4], started=row[5], finished=row[6], message=row[7], steps=steps)

@@ -1,0 +1,201 @@
+"""Event XML: `wevtutil qe /f:xml` (and `/f:RenderedXml`) exports, and the XML the Rust backend
+renders for each record.
+
+wevtutil writes a bare sequence of <Event> elements with no root element, so the export is fed to
+a pull parser inside a wrapper element, one 64 KiB block at a time, and each event is dropped as
+soon as it is read: memory stays flat however long the export is.
+"""
+from __future__ import annotations
+
+import codecs
+import re
+import threading
+import xml.etree.ElementTree as ET
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from exops.sources.eventlog import EventLogError, Progress, ScanCancelled, ScanTally
+
+BLOCK = 0x10000
+_WRAPPER = "exops-events"
+_DECLARATION = re.compile(r"\A\s*<\?xml[^>]*\?>")
+_ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?")
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+         (codecs.BOM_UTF16_BE, "utf-16-be"))
+_DATA_SECTIONS = ("EventData", "UserData")
+_UTC = timezone.utc
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """`2011-08-09T10:00:00.1234567Z` (any number of fraction digits) as an aware UTC datetime.
+
+    Windows writes 7 or 9 fraction digits, the Rust backend 6 or 9: all are cut (not rounded) to
+    microseconds so that every reader gives the same instant.
+    """
+    match = _TIME.search(text or "")
+    if not match:
+        return None
+    *fields, fraction = match.groups()
+    try:
+        stamp = datetime(*map(int, fields), tzinfo=_UTC)
+    except ValueError:
+        return None
+    return stamp + timedelta(microseconds=int((fraction or "0")[:6].ljust(6, "0")))
+
+
+def event_fields(event: ET.Element) -> dict[str, Any] | None:
+    """The fields ScanTally.add takes, from one <Event>; None when it has no usable EventID.
+
+    Data items are the texts of every element inside EventData/UserData except <Binary>, in
+    document order: Exchange 2010 writes unnamed <Data> items whose order is not documented, so
+    callers search all of them rather than trusting a position.
+    """
+    system = _child(event, "System")
+    event_id = _int(_text(_child(system, "EventID")))
+    if event_id is None:
+        return None
+    data: list[str] = []
+    for section in event:
+        if _local(section.tag) in _DATA_SECTIONS:
+            data.extend(t for el in section.iter()
+                        if _local(el.tag) != "Binary" and (t := _own_text(el)))
+    return {
+        "event_id": event_id,
+        "provider": _attr(_child(system, "Provider"), "Name"),
+        "time": parse_time(_attr(_child(system, "TimeCreated"), "SystemTime")),
+        "computer": _text(_child(system, "Computer")),
+        "record_id": _int(_text(_child(system, "EventRecordID"))),
+        "data": tuple(data),
+        "message": _text(_child(_child(event, "RenderingInfo"), "Message")),
+    }
+
+
+def fields_from_string(xml: str) -> dict[str, Any] | None:
+    """event_fields of one rendered record; None when the text is not well-formed XML."""
+    try:
+        return event_fields(ET.fromstring(xml))
+    except ET.ParseError:
+        return None
+
+
+def scan(path: Path, tally: ScanTally, cancel: threading.Event | None,
+         progress: Progress | None) -> None:
+    total = path.stat().st_size
+    parser = ET.XMLPullParser(events=("start", "end"))
+    parser.feed(f"<{_WRAPPER}>")
+    stack: list[ET.Element] = []
+    depth_in_event = 0
+    seen_event = False
+    done = 0
+    with path.open("rb") as stream:
+        decoder = None
+        while True:
+            if cancel is not None and cancel.is_set():
+                raise ScanCancelled(str(path))
+            block = stream.read(BLOCK)
+            if decoder is None:
+                decoder, block = _decoder(block)
+                text = _DECLARATION.sub(lambda m: "\n" * m.group(0).count("\n"),
+                                        decoder.decode(block))
+            else:
+                text = decoder.decode(block, final=not block)
+            if not block:
+                text += f"</{_WRAPPER}>"
+            done += len(block)
+            try:
+                parser.feed(text)
+                if not block:
+                    parser.close()
+                for kind, element in parser.read_events():
+                    if kind == "start":
+                        stack.append(element)
+                        if _local(element.tag) == "Event":
+                            depth_in_event += 1
+                        continue
+                    stack.pop()
+                    if _local(element.tag) != "Event":
+                        continue
+                    depth_in_event -= 1
+                    if depth_in_event:
+                        continue
+                    seen_event = True
+                    _read_event(element, tally)
+                    stack[-1].remove(element)
+            except ET.ParseError as exc:
+                raise EventLogError(_parse_error(path, exc)) from None
+            if progress is not None:
+                progress(done, total)
+            if not block:
+                break
+    if not seen_event:
+        raise EventLogError(f"{path}: XML without <Event> elements; "
+                            "expected a wevtutil export (wevtutil qe <log> /f:xml)")
+
+
+def _read_event(element: ET.Element, tally: ScanTally) -> None:
+    fields = event_fields(element)
+    if fields is None:
+        tally.skip("event without a readable EventID")
+        return
+    if fields["event_id"] in tally.event_ids:
+        if fields["time"] is None:
+            tally.skip("free/busy event without a readable time")
+            return
+        if fields["record_id"] is None:
+            fields["record_id"] = 0
+        tally.add(**fields)
+    tally.records_read += 1
+
+
+def _decoder(head: bytes) -> tuple[codecs.IncrementalDecoder, bytes]:
+    """The export's encoding from its BOM or declaration: PowerShell redirection writes UTF-16."""
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            return codecs.getincrementaldecoder(encoding)("replace"), head[len(bom):]
+    if head[1:2] == b"\x00":
+        return codecs.getincrementaldecoder("utf-16-le")("replace"), head
+    declared = _ENCODING.search(head[:200])
+    encoding = declared.group(1).decode() if declared else "utf-8"
+    try:
+        return codecs.getincrementaldecoder(encoding)("replace"), head
+    except LookupError:
+        return codecs.getincrementaldecoder("utf-8")("replace"), head
+
+
+def _parse_error(path: Path, exc: ET.ParseError) -> str:
+    line, column = exc.position
+    if line == 1:
+        column -= len(_WRAPPER) + 2
+    reason = str(exc).split(":")[0]
+    return f"{path}: malformed XML at line {line}, column {column + 1} ({reason})"
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _child(parent: ET.Element | None, name: str) -> ET.Element | None:
+    if parent is None:
+        return None
+    return next((c for c in parent if _local(c.tag) == name), None)
+
+
+def _text(element: ET.Element | None) -> str:
+    return (element.text or "").strip() if element is not None else ""
+
+
+def _attr(element: ET.Element | None, name: str) -> str:
+    return (element.get(name) or "").strip() if element is not None else ""
+
+
+def _own_text(element: ET.Element) -> str:
+    return "".join([element.text or "", *(c.tail or "" for c in element)]).strip()
+
+
+def _int(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
