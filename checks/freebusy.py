@@ -39,8 +39,8 @@ def event_evidence(group: EventGroup) -> Iterator[Evidence]:
                        data={"time": event.time.isoformat(), "computer": event.computer,
                              "event_id": event.event_id, "provider": event.provider,
                              "record_id": event.record_id, "source": event.source,
-                             "dns": list(event.dns), "error_code": event.error_code,
-                             "message": event.message, "count": group.count,
+                             "dn": ", ".join(event.dns), "error_code": event.error_code,
+                             "excerpt": event.message, "count": group.count,
                              "first_seen": group.first_seen.isoformat(),
                              "last_seen": group.last_seen.isoformat()})
 

@@ -39,7 +39,9 @@ class Evidence:
     """One piece of proof: an event excerpt, a directory entry, a command's output.
 
     `kind` is `event`, `directory` or `text` today (`powershell`, `loadbalancer` later);
-    `data` holds the kind's fields so the TUI and HTML report can lay them out.
+    `data` holds the kind's fields so the TUI and the reports can lay them out:
+    event: time, computer, event_id, provider, dn, excerpt (+ record_id, source, error_code,
+    count, first_seen, last_seen); directory: dn, attributes {name: value or list}; text: text.
     """
 
     kind: str

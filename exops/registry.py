@@ -33,8 +33,18 @@ class CheckSpec:
     origin: str
 
 
+@dataclass(frozen=True)
+class FixSpec:
+    name: str
+    title: str
+    resolves: tuple[str, ...]     # check IDs whose findings this fix addresses
+    func: Callable                 # (facts, directory, **params) -> Plan
+    origin: str
+
+
 _checks: dict[str, CheckSpec] = {}
-_loaded = False
+_fixes: dict[str, FixSpec] = {}
+_loaded: set[str] = set()
 
 
 def check(check_id: str, *, title: str, needs: tuple[type, ...], area: str,
@@ -58,17 +68,36 @@ def check(check_id: str, *, title: str, needs: tuple[type, ...], area: str,
     return register
 
 
+def fix(name: str, *, title: str, resolves: tuple[str, ...] = ()) -> Callable:
+    """Register a planner: a function from facts (and a live source, and parameters) to a Plan."""
+
+    def register(func: Callable) -> Callable:
+        _fixes[name] = FixSpec(name=name, title=title, resolves=resolves, func=func, origin=func.__module__)
+        return func
+
+    return register
+
+
+def _load(group: str) -> None:
+    """Import every entry point of a group (built-ins included), once."""
+    if group in _loaded:
+        return
+    for ep in entry_points(group=group):
+        try:
+            ep.load()
+        except Exception as exc:  # name the broken plugin instead of failing obscurely
+            raise RegistryError(f"plugin {ep.name!r} ({ep.value}) in {group} failed to load: {exc}") from exc
+    _loaded.add(group)
+
+
 def load_checks() -> dict[str, CheckSpec]:
-    """Import every `exops.checks` entry point (built-ins included), once."""
-    global _loaded
-    if not _loaded:
-        for ep in entry_points(group=CHECK_GROUP):
-            try:
-                ep.load()
-            except Exception as exc:  # a broken plugin must not take the built-ins down
-                raise RegistryError(f"check plugin {ep.name!r} ({ep.value}) failed to load: {exc}") from exc
-        _loaded = True
+    _load(CHECK_GROUP)
     return dict(_checks)
+
+
+def load_fixes() -> dict[str, FixSpec]:
+    _load(FIX_GROUP)
+    return dict(_fixes)
 
 
 def plugin_names() -> list[str]:

@@ -43,6 +43,10 @@ CHUNK_SIZE = 0x10000
 CHUNK_HEADER_SIZE = 0x200
 DIRTY = 0x1
 
+
+class EventTooLarge(ValueError):
+    """An event whose record cannot fit in one 64 KiB chunk (Windows cannot log it either)."""
+
 _NAMESPACE = "http://schemas.microsoft.com/win/2004/08/events/event"
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
 _TEMPLATE_GUIDS = uuid.UUID("0d3f6c2a-5b1e-4c1a-9a43-6578706f7073")  # namespace for shape GUIDs
@@ -69,6 +73,7 @@ class _Sub(NamedTuple):
 
 
 def _element(name: str, attributes: tuple = (), children: tuple = ()) -> tuple:
+    """A template element: attributes are (name, text or _Sub) pairs, children elements or _Subs."""
     return name, attributes, children
 
 
@@ -76,8 +81,9 @@ def _event_tree(has_qualifiers: bool, data_count: int) -> tuple:
     """The XML shape of one event, with substitutions where the values go.
 
     Qualifiers and the number of Data items change the shape, so each combination gets its own
-    template; python-evtx renders neither optional substitutions nor string arrays the way
-    Windows means them, so one template per shape is what both readers read back faithfully.
+    template. Windows would use an optional substitution for Qualifiers and one string array for
+    the Data items, but python-evtx renders a missing optional value as `Qualifiers=""` and an
+    array inside a single <Data>, so one template per shape is what both readers read back.
     """
     qualifiers = (("Qualifiers", _Sub(_FIRST_DATA + data_count, _U16)),) if has_qualifiers else ()
 
@@ -302,7 +308,8 @@ def _filled_chunks(events: Iterable[EventSpec]) -> Iterator[_Chunk]:
             yield chunk
             chunk = _Chunk()
         if not chunk.add(record_id, event):
-            raise ValueError(f"event {record_id} is too large for one {CHUNK_SIZE}-byte chunk")
+            raise EventTooLarge(f"event {record_id} does not fit in one {CHUNK_SIZE}-byte chunk;"
+                                " shorten its Data items")
     if chunk.last_id:
         yield chunk
 

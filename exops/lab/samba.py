@@ -34,6 +34,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -520,9 +521,13 @@ def fresh_copy(golden: Path, dest: Path) -> SambaDC:
     dest.parent.mkdir(parents=True, exist_ok=True)
     if dest.exists():
         dest.rmdir()
-    # Sockets and pid files are not copied: the copy makes its own under its run/.
-    shutil.copytree(golden, dest, symlinks=True, ignore=shutil.ignore_patterns("*.sock", "*.pid"))
+    shutil.copytree(golden, dest, symlinks=True, ignore=_sockets)
     return SambaDC(dest)
+
+
+def _sockets(directory: str, names: list[str]) -> list[str]:
+    """Samba's UNIX sockets (private/ldapi...) cannot be copied; the copy makes its own."""
+    return [n for n in names if stat.S_ISSOCK(os.lstat(os.path.join(directory, n)).st_mode)]
 
 
 def start_lab_dc(scenario: Scenario, workdir: Path | None = None, *, detached: bool = False,

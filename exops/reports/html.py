@@ -26,7 +26,7 @@ h2{font-size:17px;margin:28px 0 10px}.cards{display:flex;flex-wrap:wrap;gap:16px
 .card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:16px;flex:1 1 320px}
 .card h2{margin-top:0}table{width:100%;border-collapse:collapse;background:#fff;margin:6px 0}
 th,td{text-align:left;vertical-align:top;padding:6px 10px;border-bottom:1px solid var(--line);
-overflow-wrap:anywhere}th{background:#eef2f6;font-weight:600}
+overflow-wrap:break-word}th{background:#eef2f6;font-weight:600;white-space:nowrap}
 .sev{display:inline-block;min-width:64px;text-align:center;padding:1px 8px;border-radius:10px;
 color:#fff;font-size:12px;font-weight:600;text-transform:uppercase;white-space:nowrap}
 .findings td:nth-child(2){white-space:nowrap}
@@ -38,8 +38,9 @@ pre{background:#eef2f6;padding:10px;overflow-x:auto;white-space:pre-wrap}
 .legend{list-style:none;padding:0;margin:8px 0 0;font-size:12px}.legend li{margin:2px 0}
 .swatch{display:inline-block;width:10px;height:10px;margin-right:6px;border-radius:2px}
 .muted{color:var(--muted)}footer{text-align:center;color:var(--muted);padding:16px}
-@media print{body{background:#fff}main{max-width:none;padding:0 8px}header{padding:8px 0;
-background:#fff;color:#000}header p{color:#333}details,.card,tr{break-inside:avoid}
+@media print{body{background:#fff;font-size:11px}main{max-width:none;padding:0 8px}
+header{padding:8px 0;background:#fff;color:#000}header p{color:#333}
+details,.card,tr{break-inside:avoid}
 *{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
 """
 # Closed <details> do not print; open them all when the reader prints.
@@ -124,9 +125,11 @@ def events_chart(groups: tuple[EventGroup, ...]) -> str:
     legend = []
     for (label, per_day), colour in zip(series.items(), SERIES_COLOURS):
         points = " ".join(f"{x[d]:.1f},{y(per_day.get(d, 0)):.1f}" for d in days)
-        parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" '
+                     'stroke-width="2"/>')
         parts += [f'<circle cx="{x[d]:.1f}" cy="{y(n):.1f}" r="3" fill="{colour}"><title>'
-                  f'{escape(d)}: {n} · {escape(label)}</title></circle>' for d, n in per_day.items()]
+                  f'{escape(d)}: {n} · {escape(label)}</title></circle>'
+                  for d, n in per_day.items()]
         legend.append(f'<li><span class="swatch" style="background:{colour}"></span>'
                       f'{escape(label)} ({sum(per_day.values())})</li>')
     return (f'<svg role="img" aria-label="Free/busy events per day" width="100%" '

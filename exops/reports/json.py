@@ -49,7 +49,8 @@ def _event_sections(events: EventFacts | None) -> dict[str, list]:
 
 
 def render(report: Report) -> str:
-    return json.dumps(to_document(report), indent=2, ensure_ascii=False) + "\n"
+    # Evidence data is free-form: a value JSON has no type for is written as its text.
+    return json.dumps(to_document(report), indent=2, ensure_ascii=False, default=str) + "\n"
 
 
 def load(text: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from exops.facts import (AdminGroup, Container, DirectoryFacts, ExchangeServer, 
 ATTRIBUTES = ("objectClass", "legacyExchangeDN", "siteFolderServer", "homeMDB",
               "msExchHomeServerName", "proxyAddresses", "mailNickname", "cn", "name")
 RECIPIENT_CLASSES = ("user", "contact", "group")
-CONTAINER_CLASSES = ("msexchserverscontainer", "msexchpublicfoldertreecontainer")
+CONTAINER_CLASSES = ("msexchserverscontainer", "msexchpublicfoldertreecontainer", "msexchadmingroupcontainer")
 
 Attributes = Mapping[str, Sequence[str]]
 

@@ -16,7 +16,8 @@ import evtx
 import pytest
 from Evtx.Evtx import ChunkHeader, Evtx
 
-from exops.lab.evtx_writer import CHUNK_SIZE, FILE_HEADER_SIZE, EventSpec, write_evtx
+from exops.lab.evtx_writer import (CHUNK_SIZE, FILE_HEADER_SIZE, EventSpec, EventTooLarge,
+                                   write_evtx)
 
 NS = {"e": "http://schemas.microsoft.com/win/2004/08/events/event"}
 FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
@@ -311,7 +312,7 @@ def test_no_events_write_an_empty_log_both_readers_accept(tmp_path):
 
 def test_event_too_large_for_a_chunk_is_refused(tmp_path):
     huge = EventSpec(1, "P", datetime(2011, 8, 9, tzinfo=timezone.utc), "EX1", data=("x" * 40_000,))
-    with pytest.raises(ValueError, match="too large"):
+    with pytest.raises(EventTooLarge):
         write_evtx(tmp_path / "huge.evtx", [huge])
 
 

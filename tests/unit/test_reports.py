@@ -27,7 +27,8 @@ def _orphan() -> Finding:
         evidence=(
             Evidence("event", "MSExchangeFBPublish 8207", {
                 "time": WHEN, "computer": "L12EX1.litware.com", "event_id": 8207,
-                "dn": ORPHAN, "excerpt": "Error updating public folder with free/busy information"}),
+                "dn": ORPHAN,
+                "excerpt": "Error updating public folder with free/busy information"}),
             Evidence("directory", "A user still under the old group", {
                 "dn": "CN=Ann Lee,OU=Users,DC=litware,DC=com",
                 "attributes": {"legacyExchangeDN": f"{ORPHAN}/cn=Recipients/cn=alee",
@@ -49,7 +50,8 @@ def _report(*extra: Finding) -> Report:
         _orphan(),
     ) + extra
     checks = (
-        CheckRun("FB-ORPHAN-DN", "Users point at a missing administrative group", "freebusy", "ran"),
+        CheckRun("FB-ORPHAN-DN", "Users point at a missing administrative group", "freebusy",
+                 "ran"),
         CheckRun("LB-SLOWSTART", "Slow start configured", "loadbalancer", "ran"),
         CheckRun("FB-SITE-FOLDER", "Site folder server set", "freebusy", "ran"),
         CheckRun("CAS-ARRAY", "CAS array resolves", "casarray", "skipped",
@@ -123,8 +125,8 @@ def test_load_round_trips_and_refuses_an_unknown_schema_version():
 def test_table_text_has_no_colour_codes_and_shows_evidence_and_fixes_for_broken_findings():
     out = render(_report(), "table")
     assert "\x1b[" not in out
-    assert out.startswith("exops: CRITICAL")
-    assert "exops: CRITICAL — 1 critical, 1 warning, 1 ok · 5 checks (3 ran, 1 skipped, 1 error)" in out
+    assert out.startswith("exops: CRITICAL — 1 critical, 1 warning, 1 ok · 5 checks "
+                          "(3 ran, 1 skipped, 1 error) · bundle litware.zip\n")
     assert "L12EX1.litware.com · event 8207" in out
     assert "fix: exops lb slowstart --seconds 60" in out
     assert "CAS-ARRAY skipped: no Exchange servers were collected" in out

@@ -1,0 +1,146 @@
+"""Free/busy repairs, the two options of "The case of the missing Free/Busy public folder".
+
+`freebusy`: recreate the missing administrative group with the orphaned legacyExchangeDN and a
+siteFolderServer, so the store recreates `EX:/o=.../ou=...` (event 3047).
+`freebusy-rewrite`: move users' legacyExchangeDN under an existing AG, keeping the old value
+as an X500 proxy address so replies to old mail still resolve.
+Planners only read facts (and, for the rewrite, search the live directory); the engine applies.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from exops.dn import (BadLegacyDN, admin_group_dn, admin_groups_dn, escape_rdn, fold,
+                      is_deleted_reference, organization_dn, parse_admin_group_dn)
+from exops.facts import AdminGroup, DirectoryFacts, Facts, PublicFolderDatabase
+from exops.ldiftext import add_record, modify_record
+from exops.plan import Plan, PlanError, Step
+from exops.registry import fix
+
+ABSENT = {"exists": False, "attributes": {}}
+
+
+class FixRefused(PlanError):
+    """The fix will not plan this change; the message says why and what to do instead."""
+
+
+def _directory(facts: Facts) -> DirectoryFacts:
+    if facts.directory is None:
+        raise FixRefused("this fix needs directory facts: run it against the live directory "
+                         "(--config) or a bundle that holds one")
+    return facts.directory
+
+
+def _create(step_id: str, title: str, dn: str, object_class: list[str], attrs: dict[str, list[str]],
+            why: str) -> Step:
+    return Step(id=step_id, title=title, action="ldap.add", target=dn, before=ABSENT,
+                after={"exists": True, "attributes": attrs},
+                preview="\n".join(add_record(dn, {"objectClass": object_class, **attrs})),
+                why=why, params={"objectClass": object_class})
+
+
+def _set(step_id: str, title: str, dn: str, before: dict[str, list[str]], after: dict[str, list[str]],
+         why: str, operations: dict[str, str] | None = None) -> Step:
+    ops = operations or {}
+    changes = {name: (ops.get(name, "replace"), values) for name, values in after.items()}
+    return Step(id=step_id, title=title, action="ldap.modify", target=dn,
+                before={"exists": True, "attributes": before}, after={"exists": True, "attributes": after},
+                preview="\n".join(modify_record(dn, changes)), why=why)
+
+
+def choose_database(directory: DirectoryFacts, wanted: str | None) -> tuple[PublicFolderDatabase, str]:
+    """The public folder database for siteFolderServer, with the reason it was chosen."""
+    databases = {fold(db.dn): db for db in directory.public_folder_databases}
+    if wanted:
+        match = databases.get(fold(wanted)) or next(
+            (db for db in directory.public_folder_databases if fold(db.name) == fold(wanted)), None)
+        if match is None:
+            known = "; ".join(db.dn for db in directory.public_folder_databases) or "none"
+            raise FixRefused(f"--pf-db {wanted!r} is not a public folder database (msExchPublicMDB) "
+                             f"in the directory; known: {known}")
+        return match, "given with --pf-db"
+    if not databases:
+        raise FixRefused("the directory has no public folder database (msExchPublicMDB): Outlook 2003 "
+                         "free/busy needs one; create it first, then re-run")
+    used = Counter(fold(ag.site_folder_server) for ag in directory.admin_groups
+                   if ag.site_folder_server and fold(ag.site_folder_server) in databases)
+    if used:
+        key, count = used.most_common(1)[0]
+        return databases[key], f"already the siteFolderServer of {count} other administrative group(s)"
+    db = sorted(directory.public_folder_databases, key=lambda d: d.name.lower())[0]
+    return db, "the first public folder database (no administrative group names one yet)"
+
+
+@fix("freebusy", title="Recreate the missing administrative group", resolves=("FB-ORPHAN-DN", "FB-EVENT-14031", "FB-SITEFOLDER"))
+def plan_freebusy(facts: Facts, source=None, *, dn: str, pf_db: str | None = None,
+                  ag_name: str | None = None, replace_site_folder: bool = False) -> Plan:
+    directory = _directory(facts)
+    try:
+        org, ag = parse_admin_group_dn(dn)
+    except BadLegacyDN as exc:
+        raise FixRefused(str(exc)) from None
+    legacy_dn = f"/o={org}/ou={ag}"
+    base = directory.base_dn or _base_of(directory)
+    database, reason = choose_database(directory, pf_db)
+    notes = [f"siteFolderServer: {database.dn} ({reason})"]
+    existing = next((a for a in directory.admin_groups if fold(a.legacy_dn or "") == fold(legacy_dn)), None)
+    if existing:
+        return _repair_existing(directory, existing, database, notes, legacy_dn, pf_db, replace_site_folder)
+    org_entry = next((o for o in directory.organizations
+                      if fold(o.legacy_dn or "") == fold(f"/o={org}") or fold(o.name) == fold(org)), None)
+    org_dn = org_entry.dn if org_entry else organization_dn(base, org)
+    name = ag_name or ag
+    containers_dn = f"CN=Administrative Groups,{org_dn}" if org_entry else admin_groups_dn(base, org)
+    target = f"CN={escape_rdn(name)},{containers_dn}"
+    if any(fold(a.dn) == fold(target) for a in directory.admin_groups):
+        raise FixRefused(f"{target} exists with another legacyExchangeDN; choose another name with --ag-name")
+    steps = []
+    if org_entry is None:
+        notes.append(f"no organization {org!r} in the directory: it is created too. An Exchange forest "
+                     "holds one organization; check this is what you want.")
+        steps.append(_create("create-org", f"Create organization container {org}", org_dn,
+                             ["top", "container", "msExchOrganizationContainer"],
+                             {"legacyExchangeDN": [f"/o={org}"]}, "the AG needs its organization"))
+    if not any(fold(c.dn) == fold(containers_dn) for c in directory.containers):
+        steps.append(_create("create-ag-container", "Create the Administrative Groups container",
+                             containers_dn, ["top", "container", "msExchAdminGroupContainer"], {},
+                             "administrative groups live in it"))
+    steps.append(_create(
+        "create-ag", f"Create administrative group {name}", target, ["top", "msExchAdminGroup"],
+        {"legacyExchangeDN": [legacy_dn], "siteFolderServer": [database.dn]},
+        f"the store recreates SCHEDULE+ FREE BUSY\\EX:{legacy_dn} for an AG with this legacyExchangeDN "
+        "and a siteFolderServer"))
+    notes.append("then: wait for the store's maintenance cycle (up to 24 h) or restart MSExchangeIS "
+                 f"on the server of {database.name} (interrupts service); event 3047 confirms the folder")
+    return Plan(fix="freebusy", params={"dn": legacy_dn, "pf_db": database.dn, "ag_name": name},
+                steps=tuple(steps), notes=tuple(notes))
+
+
+def _repair_existing(directory: DirectoryFacts, existing: AdminGroup, database: PublicFolderDatabase,
+                     notes: list[str], legacy_dn: str, pf_db: str | None, replace: bool) -> Plan:
+    """The AG is there: a second run is a no-op; a missing siteFolderServer is set; a different
+    one is changed only when the user says so."""
+    params = {"dn": legacy_dn, "pf_db": database.dn, "ag_name": existing.name}
+    current = existing.site_folder_server
+    valid = bool(current) and any(fold(current) == fold(db.dn) for db in directory.public_folder_databases)
+    if valid and (pf_db is None or fold(current) == fold(database.dn)):
+        return Plan(fix="freebusy", params={**params, "pf_db": current}, steps=(), notes=(
+            f"administrative group {existing.dn} already exists with legacyExchangeDN {legacy_dn} "
+            f"and siteFolderServer {current}: nothing to do",))
+    if current and not replace:
+        state = "a deleted object" if is_deleted_reference(current) else (
+            current if valid else f"{current}, which is no public folder database")
+        raise FixRefused(f"{existing.dn} exists with siteFolderServer {state}; say "
+                         f"--replace-site-folder to point it at {database.dn}")
+    step = _set("set-site-folder", f"Set siteFolderServer of {existing.name}", existing.dn,
+                {"siteFolderServer": [current] if current else []}, {"siteFolderServer": [database.dn]},
+                "the store creates the site folder on the database siteFolderServer names")
+    return Plan(fix="freebusy", params=params, steps=(step,), notes=tuple(notes))
+
+
+def _base_of(directory: DirectoryFacts) -> str:
+    for dn in [o.dn for o in directory.organizations] + [a.dn for a in directory.admin_groups]:
+        upper = dn.upper()
+        if ",CN=CONFIGURATION," in upper:
+            return dn[upper.index(",CN=CONFIGURATION,") + len(",CN=CONFIGURATION,"):]
+    raise FixRefused("cannot tell the domain's base DN from the directory facts")
