@@ -28,7 +28,13 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from exops.sources.bundle import BundleError
     from exops.sources.eventlog import EventLogError
     from exops.sources.ldif import LdifError
-    return ConfigError, BundleError, EventLogError, LdifError, ScenarioError, UnknownCheck
+    from exops.plan import PlanError
+    from exops.registry import RegistryError
+    from exops.remediate import ChangeFailed
+    from exops.sources.directory import DirectoryError
+    from exops.sources.directory_writer import DirectoryWriteError
+    return (ConfigError, BundleError, EventLogError, LdifError, ScenarioError, UnknownCheck,
+            PlanError, RegistryError, ChangeFailed, DirectoryError, DirectoryWriteError)
 
 
 def friendly(exit_code: int):
@@ -196,6 +202,9 @@ def lab_bundle(scenario: str, output: str) -> None:
     from exops.lab.fixtures import build_bundle
     path = build_bundle(scenario, Path(output))
     click.echo(f"wrote bundle {path}")
+
+
+from exops import cli_changes  # noqa: E402,F401  (registers fix, apply, history, undo)
 
 
 def main() -> None:

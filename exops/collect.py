@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from exops.config import ConfigError, find_config, load_config
+from exops.config import Config, ConfigError, find_config, load_config
 from exops.facts import EventFacts, Facts
 from exops.sources.bundle import open_bundle
 from exops.sources.eventlog import scan_log
@@ -26,11 +26,26 @@ def gather_facts(*, bundle: str | None = None, evtx: tuple[str, ...] = (), ldif:
 
 
 def live_facts(config_path: str | None) -> tuple[Facts, str]:
-    path = find_config(config_path)
-    if path is None:
+    if find_config(config_path) is None:
         raise ConfigError("nothing to check: give --bundle, or --evtx/--ldif, or a configuration "
                           "(--config, $EXOPS_CONFIG or ./exops.yaml) with a directory section")
-    config = load_config(path)
+    config = load_live_config(config_path)
+    source = open_directory(config)
+    with source:
+        directory = source.collect()
+    return Facts(directory=directory), f"directory {config.directory.url}"
+
+
+def open_directory(config: Config):
+    """The live directory of a configuration (not yet connected: it binds on first use)."""
+    from exops.sources.directory import DirectorySource
     if config.directory is None:
-        raise ConfigError(f"{path}: no directory section; exops needs it to check live")
-    raise ConfigError("live collection is not available yet in this build")
+        raise ConfigError(f"{config.path}: no directory section; exops needs it to work live")
+    return DirectorySource.from_settings(config.directory)
+
+
+def load_live_config(config_path: str | None) -> Config:
+    path = find_config(config_path)
+    if path is None:
+        raise ConfigError("no configuration: pass --config FILE, set $EXOPS_CONFIG, or create ./exops.yaml")
+    return load_config(path)

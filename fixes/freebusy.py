@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+from ldap3.core.exceptions import LDAPInvalidFilterError
+from ldap3.operation.search import parse_filter
+from ldap3.utils.conv import escape_filter_chars
+
 from exops.dn import (BadLegacyDN, admin_group_dn, admin_groups_dn, escape_rdn, fold,
                       is_deleted_reference, organization_dn, parse_admin_group_dn)
 from exops.facts import AdminGroup, DirectoryFacts, Facts, PublicFolderDatabase
@@ -144,3 +148,73 @@ def _base_of(directory: DirectoryFacts) -> str:
         if ",CN=CONFIGURATION," in upper:
             return dn[upper.index(",CN=CONFIGURATION,") + len(",CN=CONFIGURATION,"):]
     raise FixRefused("cannot tell the domain's base DN from the directory facts")
+
+
+@fix("freebusy-rewrite", title="Move users' legacyExchangeDN under an existing administrative group",
+     resolves=("FB-ORPHAN-DN", "FB-ORPHAN-OTHER"))
+def plan_rewrite(facts: Facts, source=None, *, dn: str, to_ag: str, users: str | None = None) -> Plan:
+    """One step per recipient: new legacyExchangeDN, old value kept as an X500 proxy address."""
+    directory = _directory(facts)
+    if source is None:
+        raise FixRefused("freebusy-rewrite searches the live directory for every affected recipient: "
+                         "run it with a configuration (--config), not on a bundle")
+    try:
+        org, ag = parse_admin_group_dn(dn)
+    except BadLegacyDN as exc:
+        raise FixRefused(str(exc)) from None
+    old_prefix = f"/o={org}/ou={ag}"
+    target = next((a for a in directory.admin_groups
+                   if fold(a.name) == fold(to_ag) or fold(a.legacy_dn or "") == fold(to_ag)), None)
+    if target is None or not target.legacy_dn:
+        known = ", ".join(a.name for a in directory.admin_groups) or "none"
+        raise FixRefused(f"--to-ag {to_ag!r} is not an existing administrative group (known: {known})")
+    if fold(target.legacy_dn) == fold(old_prefix):
+        raise FixRefused("--to-ag names the same administrative group as --dn")
+    steps = []
+    for entry_dn, legacy, proxies in _recipients(source, old_prefix, users):
+        new = target.legacy_dn + legacy[len(old_prefix):]
+        x500 = f"X500:{legacy}"
+        kept = proxies if any(fold(p) == fold(x500) for p in proxies) else [*proxies, x500]
+        steps.append(_set(
+            f"rewrite-{len(steps) + 1}", f"Rewrite legacyExchangeDN of {entry_dn}", entry_dn,
+            {"legacyExchangeDN": [legacy], "proxyAddresses": sorted(proxies)},
+            {"legacyExchangeDN": [new], "proxyAddresses": sorted(kept)},
+            "free/busy goes to the AG the legacyExchangeDN names; the X500 address keeps replies "
+            "to old mail working"))
+    if not steps:
+        raise FixRefused(f"no recipient has a legacyExchangeDN under {old_prefix}"
+                         + (f" matching {users}" if users else ""))
+    notes = (f"{len(steps)} recipient(s) move from {old_prefix} to {target.legacy_dn}; every existing "
+             "proxy address is kept and the old legacyExchangeDN is added as X500",
+             "Outlook caches the old value: users may need a new profile or an offline address book update")
+    return Plan(fix="freebusy-rewrite", params={"dn": old_prefix, "to_ag": target.name, "users": users},
+                steps=tuple(steps), notes=notes)
+
+
+def _recipients(source, prefix: str, users: str | None):
+    """(dn, legacyExchangeDN, proxyAddresses) under the prefix; `users` narrows with the admin's
+    own LDAP filter, which must parse: it is ANDed, never spliced into the prefix match."""
+    if users:
+        if not _one_expression(users):
+            raise FixRefused(f"--users {users!r} must be one parenthesised LDAP filter, e.g. '(department=Sales)'")
+        try:
+            parse_filter(users, None, auto_escape=False, auto_encode=False, validator=None, check_names=False)
+        except (LDAPInvalidFilterError, IndexError, ValueError):
+            raise FixRefused(f"--users {users!r} is not a valid LDAP filter, e.g. '(department=Sales)'") from None
+    value = escape_filter_chars(prefix.rstrip("/") + "/")
+    query = (f"(&(legacyExchangeDN={value}*)"
+             f"(|(objectClass=user)(objectClass=contact)(objectClass=group)){users or ''})")
+    for entry in source.search(source.base_dn, query, ("legacyExchangeDN", "proxyAddresses")):
+        legacy = entry.first("legacyExchangeDN")
+        if legacy and fold(legacy).startswith(fold(prefix) + "/"):
+            yield entry.dn, legacy, [str(p) for p in entry.attrs.get("proxyaddresses", [])]
+
+
+def _one_expression(text: str) -> bool:
+    """True when the text is a single balanced `( ... )`: no way to close ours and open another."""
+    depth = 0
+    for i, char in enumerate(text):
+        depth += (char == "(") - (char == ")")
+        if depth == 0 and i != len(text) - 1 or depth < 0:
+            return False
+    return text.startswith("(") and depth == 0

@@ -72,6 +72,19 @@ class RunningDC:
     target: str              # the DC's directory
     pid: int
 
+    def directory_settings(self, *, ldaps: bool = True, password_env: str = "EXOPS_LDAP_PASSWORD",
+                           **overrides):
+        """Settings for exops's directory source: validated LDAPS by default.
+
+        `ldaps=False` gives plain `ldap://`, which exops accepts only with `insecure=True` or
+        `start_tls=True` among the overrides.
+        """
+        from exops.config import DirectorySettings
+
+        values = dict(url=self.url_ldaps if ldaps else self.url_ldap, base_dn=self.base_dn,
+                      user=self.admin_user, password_env=password_env, ca_file=self.ca_file)
+        return DirectorySettings(**{**values, **overrides})
+
 
 @dataclass(frozen=True)
 class DCInfo:

@@ -45,6 +45,17 @@ _RECORD_HEADER = struct.Struct("<4sIQQ")        # magic, size, record id, FILETI
 _U16, _U32, _U64 = struct.Struct("<H"), struct.Struct("<I"), struct.Struct("<Q")
 _INSTANCE = struct.Struct("<II")               # template id, template offset
 _EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
+
+
+class _ValueTables(dict):
+    """struct formats for a value table of n entries (size u16, type u8, padding)."""
+
+    def __missing__(self, count: int) -> struct.Struct:
+        self[count] = struct.Struct("<" + "HBx" * count)
+        return self[count]
+
+
+_VALUE_TABLES = _ValueTables()
 _DATA_SECTIONS = ("EventData", "UserData")
 
 
@@ -67,7 +78,7 @@ class RecordDamage(Exception):
 class ChunkWalk:
     records: list[Record] = field(default_factory=list)
     damage: Counter[str] = field(default_factory=Counter)
-    in_use: bool = False            # holds a chunk header or records (not a never-used chunk)
+    header_ok: bool = False         # starts with ElfChnk: one of the chunks the log is made of
     checksum_ok: bool = True
 
 
@@ -82,18 +93,18 @@ def scan(path: Path, tally: ScanTally, cancel: threading.Event | None,
 
 
 def read_chunk(chunk: bytes, walk: ChunkWalk, reader: ChunkReader, tally: ScanTally) -> None:
-    wanted = tally.event_ids
-    event_id = reader.event_id
-    read = 0
-    for record in walk.records:
-        try:
-            if event_id(record) in wanted:
-                tally.add(**reader.fields(record))
-        except RecordDamage as damage:
-            tally.skip(damage.reason)
-            continue
-        read += 1
-    tally.records_read += read
+    tally.records_read += sum(read_record(reader, record, tally) for record in walk.records)
+
+
+def read_record(reader: ChunkReader, record: Record, tally: ScanTally) -> bool:
+    """Read one record, adding it to the tally if it is a candidate; False if it is damaged."""
+    try:
+        if reader.event_id(record) in tally.event_ids:
+            tally.add(**reader.fields(record))
+    except RecordDamage as damage:
+        tally.skip(damage.reason)
+        return False
+    return True
 
 
 # ---------------------------------------------------------------- file and chunk walk
@@ -108,13 +119,13 @@ def scan_chunks(path: Path, tally: ScanTally, cancel: threading.Event | None,
             raise EventLogError(f"{path}: truncated EVTX header ({size} of {HEADER_SIZE} bytes)")
         with mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as buf:
             declared, dirty, header_ok = _file_header(buf)
-            in_use = bad_checksums = 0
+            found = bad_checksums = 0
             for offset in range(HEADER_SIZE, size, CHUNK_SIZE):
                 if cancel is not None and cancel.is_set():
                     raise ScanCancelled(str(path))
                 chunk = buf[offset:offset + CHUNK_SIZE]
                 walk = walk_chunk(chunk)
-                in_use += walk.in_use
+                found += walk.header_ok
                 bad_checksums += not walk.checksum_ok
                 for reason, count in walk.damage.items():
                     tally.skip(reason, count)
@@ -122,7 +133,7 @@ def scan_chunks(path: Path, tally: ScanTally, cancel: threading.Event | None,
                     read(chunk, walk, ChunkReader(chunk, templates), tally)
                 if progress is not None:
                     progress(min(offset + CHUNK_SIZE, size), size)
-    _notes(tally, size, declared, in_use, dirty, header_ok, bad_checksums, templates.borrowed)
+    _notes(tally, size, declared, found, dirty, header_ok, bad_checksums, templates.borrowed)
 
 
 def _file_header(buf: mmap.mmap) -> tuple[int, bool, bool]:
@@ -132,11 +143,11 @@ def _file_header(buf: mmap.mmap) -> tuple[int, bool, bool]:
     return fields[-1], bool(flags & 1), zlib.crc32(buf[:0x78]) == checksum
 
 
-def _notes(tally: ScanTally, size: int, declared: int, in_use: int, dirty: bool,
+def _notes(tally: ScanTally, size: int, declared: int, found: int, dirty: bool,
            header_ok: bool, bad_checksums: int, borrowed: int) -> None:
-    if in_use != declared:
+    if found != declared:
         prefix = "dirty log: " if dirty else ""
-        tally.note(f"{prefix}header counts {declared} chunks, {in_use} found")
+        tally.note(f"{prefix}header counts {declared} chunks, {found} found")
     if not header_ok:
         tally.note("file header checksum does not match (ignored)")
     if bad_checksums:
@@ -150,8 +161,8 @@ def _notes(tally: ScanTally, size: int, declared: int, in_use: int, dirty: bool,
 
 def walk_chunk(chunk: bytes) -> ChunkWalk:
     """The records of one chunk, stepping over damage; a chunk with a bad header is carved."""
-    walk = ChunkWalk()
     header_ok = chunk[:8] == b"ElfChnk\x00"
+    walk = ChunkWalk(header_ok=header_ok)
     if header_ok:
         _, _, _, first, last, _, _, free = _CHUNK_HEADER.unpack_from(chunk, 0)
         end = free if RECORDS_START <= free <= len(chunk) else len(chunk)
@@ -163,7 +174,6 @@ def walk_chunk(chunk: bytes) -> ChunkWalk:
                     else "chunk with bad magic"] += 1
     else:
         return walk                                  # never used: not damage
-    walk.in_use = True
     offset = RECORDS_START if header_ok else _next_record(chunk, RECORDS_START, end)
     while offset is not None and offset + 24 <= end:
         magic, size, record_id, written = _RECORD_HEADER.unpack_from(chunk, offset)
@@ -213,6 +223,7 @@ class TemplatePlan:
     substitution index and a str part literal text."""
 
     event_id: tuple[int | str, ...]
+    event_id_index: int | None            # the common case: EventID is one substitution
     provider: tuple[int | str, ...] = ()
     time: tuple[int | str, ...] = ()
     computer: tuple[int | str, ...] = ()
@@ -220,24 +231,19 @@ class TemplatePlan:
     message: tuple[int | str, ...] = ()
     data: tuple[tuple[int | str, ...], ...] = ()
 
-    @property
-    def event_id_index(self) -> int | None:
-        return self.event_id[0] if len(self.event_id) == 1 and type(self.event_id[0]) is int \
-            else None
-
 
 class TemplateCache:
     """Plans for the whole file. The same template is defined again in every chunk that uses it,
     so plans are keyed by the definition's bytes (GUID, size, body) and parsed once per file."""
 
     def __init__(self) -> None:
-        self.by_definition: dict[bytes, TemplatePlan | RecordDamage] = {}
+        self.by_definition: dict[bytes, TemplatePlan | str] = {}    # str: why it is unreadable
         self.by_id: dict[int, TemplatePlan] = {}
         self.borrowed = 0
 
 
-def _plan(template: Nodes.TemplateNode) -> TemplatePlan:
-    """Read a parsed template's element tree into a TemplatePlan."""
+def _plan(fragment: Nodes.BXmlNode) -> TemplatePlan:
+    """Read the element tree of a parsed template (or template-less record) into a plan."""
     elements: list[tuple[tuple[str, ...], dict[str, tuple], tuple]] = []
 
     def visit(node: Nodes.OpenStartElementNode, path: tuple[str, ...]) -> None:
@@ -255,7 +261,7 @@ def _plan(template: Nodes.TemplateNode) -> TemplatePlan:
                 text.append(part)
         elements[slot] = (here, attributes, tuple(text))
 
-    for child in template.children():
+    for child in fragment.children():
         if isinstance(child, Nodes.OpenStartElementNode):
             visit(child, ())
 
@@ -265,8 +271,10 @@ def _plan(template: Nodes.TemplateNode) -> TemplatePlan:
     def attribute_of(name: str, *names: str) -> tuple:
         return next((a.get(name, ()) for p, a, _ in elements if p[1:] == names), ())
 
+    event_id = text_of("System", "EventID")
     return TemplatePlan(
-        event_id=text_of("System", "EventID"),
+        event_id=event_id,
+        event_id_index=_single_index(event_id),
         provider=attribute_of("Name", "System", "Provider"),
         time=attribute_of("SystemTime", "System", "TimeCreated"),
         computer=text_of("System", "Computer"),
@@ -275,6 +283,10 @@ def _plan(template: Nodes.TemplateNode) -> TemplatePlan:
         data=tuple(t for p, _, t in elements
                    if len(p) > 1 and p[1] in _DATA_SECTIONS and p[-1] != "Binary" and t),
     )
+
+
+def _single_index(parts: tuple) -> int | None:
+    return parts[0] if len(parts) == 1 and type(parts[0]) is int else None
 
 
 def _part(node: Nodes.BXmlNode) -> int | str | None:
@@ -326,7 +338,7 @@ class ChunkReader:
     def __init__(self, chunk: bytes, templates: TemplateCache):
         self._chunk = chunk
         self._templates = templates
-        self._plans: dict[int, TemplatePlan | RecordDamage] = {}
+        self._plans: dict[int, TemplatePlan] = {}
         self._parsed: _Chunk | None = None
 
     def event_id(self, record: Record) -> int:
@@ -356,7 +368,7 @@ class ChunkReader:
             "provider": self._join(plan.provider, record, values, sizes, types),
             "time": time,
             "computer": self._join(plan.computer, record, values, sizes, types),
-            "record_id": int(record_id) if record_id.isdigit() else record.record_id,
+            "record_id": _int(record_id, record.record_id),
             "data": tuple(data),
             "message": self._join(plan.message, record, values, sizes, types),
         }
@@ -371,6 +383,8 @@ class ChunkReader:
             pos = record.offset + 24
             if chunk[pos] == 0x0F:                       # fragment header
                 pos += 4
+            if chunk[pos] & 0x0F == 0x01:                # no template: forwarded events
+                return self._inline(pos), 0, (), ()
             if chunk[pos] & 0x0F != 0x0C:
                 raise RecordDamage("record without a template")
             template_id, template_offset = _INSTANCE.unpack_from(chunk, pos + 2)
@@ -381,15 +395,16 @@ class ChunkReader:
             count = _U32.unpack_from(chunk, pos)[0]
             if count > MAX_VALUES or pos + 4 + 4 * count > end:
                 raise RecordDamage("record with a broken value table")
-            table = struct.unpack_from("<" + "HBx" * count, chunk, pos + 4)
+            table = _VALUE_TABLES[count].unpack_from(chunk, pos + 4)
         except (struct.error, IndexError):
             raise RecordDamage("record cut short") from None
         return plan, pos + 4 + 4 * count, table[0::2], table[1::2]
 
     def _load(self, offset: int, template_id: int) -> TemplatePlan:
-        """The plan of the template at `offset`, parsing it with python-evtx the first time."""
+        """The plan of the template at `offset`, parsed with python-evtx the first time it is
+        seen in the file. When this chunk's copy is damaged, a template with the same ID from
+        another chunk stands in."""
         cache = self._templates
-        plan: TemplatePlan | RecordDamage
         try:
             size = _U32.unpack_from(self._chunk, offset + 20)[0]
             definition = self._chunk[offset + 4:offset + 24 + size]
@@ -400,26 +415,37 @@ class ChunkReader:
             plan = self._parse(offset)
             if definition:
                 cache.by_definition[definition] = plan
-        if isinstance(plan, RecordDamage) and template_id in cache.by_id:
+        if isinstance(plan, str):
+            if template_id not in cache.by_id:
+                raise RecordDamage(plan)
             cache.borrowed += 1
             return cache.by_id[template_id]
         self._plans[offset] = plan
-        if isinstance(plan, RecordDamage):
-            raise plan
         cache.by_id.setdefault(template_id, plan)
         return plan
 
-    def _parse(self, offset: int) -> TemplatePlan | RecordDamage:
+    def _parse(self, offset: int) -> TemplatePlan | str:
+        return self._plan_of(Nodes.TemplateNode, offset, "record whose template is unreadable")
+
+    def _inline(self, offset: int) -> TemplatePlan:
+        """A record written without a template (Windows Event Forwarding does this): its XML is
+        all literal, so it is parsed for itself, slowly, with nothing to cache."""
+        plan = self._plan_of(Nodes.RootNode, offset, "record with unreadable XML")
+        if isinstance(plan, str):
+            raise RecordDamage(plan)
+        return plan
+
+    def _plan_of(self, node_type: type, offset: int, failure: str) -> TemplatePlan | str:
         if self._parsed is None:
             self._parsed = _Chunk(self._chunk, 0)
         try:
-            plan = _plan(Nodes.TemplateNode(self._chunk, offset, self._parsed, self._parsed))
+            plan = _plan(node_type(self._chunk, offset, self._parsed, self._parsed))
         except UnicodeDecodeError:
-            return RecordDamage("record with a broken string in its template")
-        except (Exception, RecursionError):      # python-evtx's failures on garbage are untyped
-            return RecordDamage("record whose template is unreadable")
+            return "record with a broken string"
+        except Exception:               # python-evtx's failures on garbage are of any type
+            return failure
         if not plan.event_id:
-            return RecordDamage("record whose template has no EventID")
+            return "record without an EventID"
         return plan
 
     # -- values to text
@@ -431,7 +457,7 @@ class ChunkReader:
     def _items(self, parts: tuple, record: Record, values: int, sizes: tuple,
                types: tuple) -> list[str]:
         """A data element's text; an embedded BinXML value gives one item per element inside."""
-        index = parts[0] if len(parts) == 1 and type(parts[0]) is int else None
+        index = _single_index(parts)
         if index is not None and index < len(types) and types[index] == 0x21:
             return self._nested(index, values, sizes)
         text = self._join(parts, record, values, sizes, types)
@@ -444,7 +470,7 @@ class ChunkReader:
         raw = self._chunk[start:min(start + sizes[index], record.offset + record.size)]
         try:
             return render_value(types[index], raw)
-        except (struct.error, ValueError, OverflowError):
+        except (struct.error, ValueError, OverflowError, IndexError):
             return ""
 
     def _nested(self, index: int, values: int, sizes: tuple) -> list[str]:
@@ -456,7 +482,7 @@ class ChunkReader:
             node = Nodes.BXmlTypeNode(self._chunk, start, self._parsed, self._parsed,
                                       length=sizes[index])
             root = ET.fromstring(f"<nested>{render_root_node(node.root())}</nested>")
-        except (Exception, RecursionError):
+        except Exception:               # python-evtx's failures on garbage are of any type
             return []
         return [t for el in root.iter() if el is not root and el.tag.rpartition("}")[2] != "Binary"
                 and (t := "".join([el.text or "", *(c.tail or "" for c in el)]).strip())]
@@ -464,8 +490,8 @@ class ChunkReader:
     def _time(self, plan: TemplatePlan, record: Record, values: int, sizes: tuple,
               types: tuple) -> datetime:
         """TimeCreated, else the time the record was written."""
-        if len(plan.time) == 1 and type(plan.time[0]) is int:
-            index = plan.time[0]
+        index = _single_index(plan.time)
+        if index is not None:
             if index < len(types) and types[index] == 0x11 and sizes[index] == 8:
                 start = values + sum(sizes[:index])
                 if (stamp := filetime(_U64.unpack_from(self._chunk, start)[0])) is not None:
@@ -475,6 +501,13 @@ class ChunkReader:
 
 
 # ---------------------------------------------------------------- value rendering
+
+def _int(text: str, default: int) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return default
+
 
 def filetime(value: int) -> datetime | None:
     try:

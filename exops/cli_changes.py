@@ -1,0 +1,229 @@
+"""`exops fix`, `apply`, `history`, `undo`: changes, always planned, shown, journaled, undoable."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from exops.cli import cli, friendly
+from exops.console import console, error_console
+
+
+def _journal(config=None):
+    from exops.journal import Journal
+    return Journal(config.journal if config and config.journal else None)
+
+
+def _show_event(event) -> None:
+    colour = {"verified": "green", "found": "cyan", "failed": "red", "undone": "yellow",
+              "unchanged": "dim"}.get(event.state, "white")
+    console.print(f"  [{colour}]{event.state:>9}[/] step {event.seq}: {event.step.title}"
+                  + (f"  [dim]({event.message})[/]" if event.message else ""))
+
+
+def _confirm(yes: bool, question: str) -> None:
+    """Never change a directory without a plan the user has seen or --yes."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise click.UsageError("refusing to change anything without confirmation: "
+                               "review the plan above and re-run with --yes")
+    if not click.confirm(question, default=False):
+        raise click.Abort()
+
+
+def _verify_after(config, resolves: tuple[str, ...], target: str | None) -> None:
+    """Collect again and re-run the checks the fix resolves: proof, not hope."""
+    from exops.collect import live_facts
+    from exops.engine import run_checks, select_checks
+    from exops.model import Severity
+    facts, source = live_facts(str(config.path))
+    specs = [s for s in select_checks() if s.id in resolves and all(facts.get(t) for t in s.needs)]
+    report = run_checks(facts, source, specs)
+    open_ = [f for f in report.findings if f.severity.rank >= Severity.WARNING.rank
+             and (target is None or f.target.casefold() == target.casefold())]
+    if open_:
+        for f in open_:
+            console.print(f"[red]still open:[/] {f.check_id} {f.target}: {f.summary}")
+    else:
+        console.print(f"[green]verified:[/] {', '.join(s.id for s in specs)} report nothing for "
+                      f"{target or 'this change'} any more")
+
+
+def run_fix(ctx: click.Context, name: str, params: dict, *, bundle: str | None, dry_run: bool,
+            yes: bool, plan_out: str | None) -> None:
+    from exops.collect import load_live_config, open_directory
+    from exops.facts import Facts
+    from exops.registry import load_fixes
+    from exops.remediate import apply_plan
+    from exops.sources.bundle import open_bundle
+    from exops.sources.directory_writer import LdapExecutor
+    spec = load_fixes()[name]
+    if bundle:
+        plan = spec.func(open_bundle(bundle), None, **params)
+        click.echo(plan.describe())
+        if plan_out:
+            plan.save(plan_out)
+        error_console.print("planned from a bundle: nothing was changed (bundles are evidence; "
+                            "apply a plan against the live directory with --config)")
+        return
+    config = load_live_config(ctx.find_root().obj.get("config_path"))
+    with open_directory(config) as source:
+        with error_console.status("reading the directory..."):
+            facts = Facts(directory=source.collect())
+        plan = spec.func(facts, source, **params)
+        click.echo(plan.describe())
+        if plan_out:
+            plan.save(plan_out)
+            error_console.print(f"plan saved to {plan_out}; apply it with: exops apply {plan_out}")
+            return
+        if dry_run or plan.noop:
+            return
+        _confirm(yes, f"Apply these {len(plan.steps)} step(s) to {config.directory.url}?")
+        journal = _journal(config)
+        result = apply_plan(plan, {"ldap": LdapExecutor(source.connection)}, journal, progress=_show_event)
+    console.print(f"change {result.change_id}: {result.status} "
+                  f"(undo with: exops undo {result.change_id})")
+    if result.found:
+        console.print("[cyan]found already in place (another run made it):[/] " + "; ".join(result.found))
+    _verify_after(config, spec.resolves, plan.params.get("dn"))
+
+
+def change_options(command):
+    for option in reversed((
+        click.option("--bundle", type=click.Path(exists=True), help="Plan from an evidence bundle (never applies)."),
+        click.option("--dry-run", is_flag=True, help="Show the plan and stop."),
+        click.option("--yes", is_flag=True, help="Apply without asking (for scripts)."),
+        click.option("--plan-out", type=click.Path(dir_okay=False),
+                     help="Save the plan to a file for 'exops apply' and stop."),
+    )):
+        command = option(command)
+    return command
+
+
+@cli.group()
+def fix() -> None:
+    """Plan and apply a repair. Every fix shows its plan first, journals the before-state,
+    verifies each step, undoes applied steps when one fails, and can be undone later
+    with 'exops undo CHANGE'."""
+
+
+@fix.command("freebusy")
+@click.option("--dn", required=True, help="The orphaned /o=<Org>/ou=<AG>, e.g. \"/o=EUROPE/ou=First Administrative Group\".")
+@click.option("--pf-db", help="DN (or name) of the public folder database for siteFolderServer; default: the best existing one, explained.")
+@click.option("--ag-name", help="Name of the administrative group object to create (default: the AG in --dn).")
+@click.option("--replace-site-folder", is_flag=True, help="Change the siteFolderServer of an existing AG that points elsewhere.")
+@change_options
+@click.pass_context
+@friendly(exit_code=1)
+def fix_freebusy(ctx, dn, pf_db, ag_name, replace_site_folder, bundle, dry_run, yes, plan_out) -> None:
+    """Recreate a missing administrative group so Outlook 2003 free/busy works again.
+
+    Creates the AG with legacyExchangeDN = DN and siteFolderServer = a public folder database;
+    the store then recreates SCHEDULE+ FREE BUSY\\EX:DN (event 3047) within its maintenance
+    cycle or after an Information Store restart. Running it again is a no-op.
+
+    \b
+    Example:
+      exops fix freebusy --dn "/o=EUROPE/ou=First Administrative Group" --dry-run
+    """
+    run_fix(ctx, "freebusy", {"dn": dn, "pf_db": pf_db, "ag_name": ag_name,
+                              "replace_site_folder": replace_site_folder},
+            bundle=bundle, dry_run=dry_run, yes=yes, plan_out=plan_out)
+
+
+@fix.command("freebusy-rewrite")
+@click.option("--dn", required=True, help="The orphaned /o=<Org>/ou=<AG> the users carry.")
+@click.option("--to-ag", required=True, help="Name or legacyExchangeDN of the existing AG to move them under.")
+@click.option("--users", help="Narrow to recipients matching this LDAP filter, e.g. '(department=Sales)'.")
+@change_options
+@click.pass_context
+@friendly(exit_code=1)
+def fix_rewrite(ctx, dn, to_ag, users, bundle, dry_run, yes, plan_out) -> None:
+    """Move recipients' legacyExchangeDN under an existing AG, keeping the old value as an
+    X500 proxy address (and every existing proxy address) so replies to old mail resolve."""
+    run_fix(ctx, "freebusy-rewrite", {"dn": dn, "to_ag": to_ag, "users": users},
+            bundle=bundle, dry_run=dry_run, yes=yes, plan_out=plan_out)
+
+
+@cli.command()
+@click.argument("plan_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--yes", is_flag=True, help="Apply without asking.")
+@click.pass_context
+@friendly(exit_code=1)
+def apply(ctx, plan_file: str, yes: bool) -> None:
+    """Apply a plan saved with --plan-out. A plan whose targets changed since it was made is
+    refused as stale: make a new one."""
+    from exops.collect import load_live_config, open_directory
+    from exops.plan import Plan
+    from exops.registry import load_fixes
+    from exops.remediate import apply_plan
+    from exops.sources.directory_writer import LdapExecutor
+    plan = Plan.load(plan_file)
+    click.echo(plan.describe())
+    if plan.noop:
+        return
+    config = load_live_config(ctx.find_root().obj.get("config_path"))
+    _confirm(yes, f"Apply these {len(plan.steps)} step(s) to {config.directory.url}?")
+    with open_directory(config) as source:
+        result = apply_plan(plan, {"ldap": LdapExecutor(source.connection)}, _journal(config),
+                            progress=_show_event)
+    console.print(f"change {result.change_id}: {result.status} (undo with: exops undo {result.change_id})")
+    _verify_after(config, load_fixes()[plan.fix].resolves, plan.params.get("dn"))
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--limit", default=50, show_default=True)
+@click.pass_context
+@friendly(exit_code=1)
+def history(ctx, fmt: str, limit: int) -> None:
+    """List journaled changes, newest first, with their status and steps."""
+    from exops.config import find_config, load_config
+    path = find_config(ctx.find_root().obj.get("config_path"))
+    journal = _journal(load_config(path) if path else None)
+    changes = journal.changes(limit)
+    if fmt == "json":
+        click.echo(json.dumps([{"id": c.id, "fix": c.fix, "status": c.status, "operator": c.operator,
+                                "started": c.started, "finished": c.finished, "message": c.message,
+                                "params": c.plan.params,
+                                "steps": [{"seq": s.seq, "title": s.step.title, "target": s.step.target,
+                                           "status": s.status, "before": s.before, "after": s.after}
+                                          for s in c.steps]} for c in changes], indent=2))
+        return
+    if not changes:
+        console.print(f"no changes in {journal.path}")
+    for c in changes:
+        console.print(f"[bold]{c.id}[/] {c.started} {c.fix} [{_status_colour(c.status)}]{c.status}[/] "
+                      f"by {c.operator}  {json.dumps(c.plan.params)}")
+        for s in c.steps:
+            console.print(f"    {s.seq}. {s.status:<9} {s.step.title}")
+
+
+def _status_colour(status: str) -> str:
+    return {"applied": "green", "undone": "yellow", "applying": "red", "failed": "red"}.get(status, "white")
+
+
+@cli.command()
+@click.argument("change_id", type=int)
+@click.option("--yes", is_flag=True, help="Undo without asking.")
+@click.pass_context
+@friendly(exit_code=1)
+def undo(ctx, change_id: int, yes: bool) -> None:
+    """Restore exactly the before-state of a journaled change (also one a crash interrupted).
+    Refused when someone changed the same objects since."""
+    from exops.collect import load_live_config, open_directory
+    from exops.remediate import undo_change
+    from exops.sources.directory_writer import LdapExecutor
+    config = load_live_config(ctx.find_root().obj.get("config_path"))
+    journal = _journal(config)
+    change = journal.change(change_id)
+    if change is not None:
+        console.print(f"change {change.id}: {change.fix} {json.dumps(change.plan.params)} ({change.status})")
+        for s in change.steps:
+            console.print(f"  {s.seq}. {s.step.title}: back to {json.dumps(s.before)}")
+    _confirm(yes, f"Undo change {change_id}?")
+    with open_directory(config) as source:
+        undone = undo_change(change_id, {"ldap": LdapExecutor(source.connection)}, journal, progress=_show_event)
+    console.print(f"change {undone.id}: {undone.status}")

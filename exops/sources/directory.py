@@ -1,0 +1,416 @@
+"""The live directory: Active Directory (or the lab's Samba AD) over LDAP with ldap3.
+
+Transport is LDAPS, or LDAP upgraded with StartTLS, and the server's certificate is validated
+against `settings.ca_file` (else the system's trust store) with its host name checked. Plain LDAP
+is used only when the settings say `insecure: true`; with LDAPS, `insecure` also turns
+certificate validation off. Binds: simple (UPN, DOMAIN\\user or DN), NTLM, or Kerberos (SASL
+GSSAPI, needs the `gssapi` package and a ticket).
+
+Searches are paged (1,000 entries a page by default) and streamed: `collect()` folds recipients
+into DirectoryFacts as pages arrive, so memory stays flat in the number of users, and it checks
+for cancellation and reports progress between pages. Every value a caller supplies goes into a
+filter through `escape_filter_chars`.
+
+Failures surface as one-line typed errors (`DirectoryUnreachable`, `DirectoryAuthFailed`,
+`DirectoryTLSError`, `DirectoryTimeout`, `ReferralError`...), never as ldap3 tracebacks.
+"""
+from __future__ import annotations
+
+import math
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+from ldap3 import (BASE, LEVEL, NONE, NTLM, SASL, SIMPLE, SUBTREE, Connection, KERBEROS,
+                   Server, Tls)
+from ldap3.core import exceptions as lx
+from ldap3.utils.conv import escape_filter_chars
+
+from exops.config import DirectorySettings, secret
+from exops.facts import DirectoryFacts
+from exops.sources.entries import ATTRIBUTES, DirectoryFactsBuilder
+
+PAGE_SIZE = 1000
+RECIPIENT_FILTER = "(&(legacyExchangeDN=*)(|(objectClass=user)(objectClass=contact)(objectClass=group)))"
+SCOPES = {"base": BASE, "one": LEVEL, "level": LEVEL, "sub": SUBTREE, "subtree": SUBTREE}
+
+
+class DirectoryError(Exception):
+    """Anything that stops exops reading the directory; str() is one line meant for the user."""
+
+
+class DirectoryUnreachable(DirectoryError):
+    """No LDAP server answered at the configured address."""
+
+
+class DirectoryAuthFailed(DirectoryError):
+    """The server refused the credentials or the bind method."""
+
+
+class DirectoryTLSError(DirectoryError):
+    """TLS could not be set up: untrusted certificate, wrong name, missing CA file..."""
+
+
+class DirectoryInsecure(DirectoryError):
+    """Plain LDAP was asked for without `insecure: true`."""
+
+
+class DirectoryTimeout(DirectoryError):
+    """The server stopped answering within the configured timeout."""
+
+
+class ReferralError(DirectoryError):
+    """The server holds no copy of the requested naming context and refers elsewhere."""
+
+
+class DirectoryCancelled(DirectoryError):
+    """The caller cancelled a long search between two pages."""
+
+
+class Entry(NamedTuple):
+    """One directory object: its DN and attributes (lower-case names, lists of str or bytes)."""
+
+    dn: str
+    attrs: dict[str, list]
+
+    def first(self, name: str):
+        values = self.attrs.get(name.lower())
+        return values[0] if values else None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Reported after each page: which search, how many entries and pages so far."""
+
+    phase: str
+    entries: int
+    pages: int
+    seconds: float
+
+
+Cancel = Callable[[], bool] | None
+ProgressHook = Callable[[Progress], None] | None
+
+
+class DirectorySource:
+    """One directory, one connection, opened on first use; a context manager closes it."""
+
+    def __init__(self, settings: DirectorySettings, password: str | None = None,
+                 page_size: int = PAGE_SIZE):
+        self.settings = settings
+        self.page_size = page_size
+        self._password = password
+        self._conn: Connection | None = None
+        self._root: dict[str, list] = {}
+        url = urlsplit(settings.url)
+        self.scheme = url.scheme.lower()
+        self.host = url.hostname or ""
+        self.port = url.port or (636 if self.scheme == "ldaps" else 389)
+
+    @classmethod
+    def from_settings(cls, settings: DirectorySettings) -> DirectorySource:
+        """The password comes from the environment variable the settings name, or a prompt."""
+        password = secret(settings.password_env, f"the directory user {settings.user}") \
+            if settings.user and settings.auth != "kerberos" else None
+        return cls(settings, password)
+
+    # ------------------------------------------------------------ connection
+
+    def __enter__(self) -> DirectorySource:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def connection(self) -> Connection:
+        """The bound ldap3 connection, for writers; wrap calls in `directory_errors()`."""
+        self.connect()
+        return self._conn
+
+    def connect(self) -> None:
+        if self._conn is not None:
+            return
+        if self.scheme not in ("ldap", "ldaps"):
+            raise DirectoryError(f"{self.settings.url}: expected ldaps://host or ldap://host")
+        plain = self.scheme == "ldap" and not self.settings.start_tls
+        if plain and not self.settings.insecure:
+            raise DirectoryInsecure(
+                f"{self.settings.url}: plain LDAP sends the password in clear text; use ldaps://, "
+                "start_tls: true, or set insecure: true to allow it")
+        conn = self._new_connection()
+        with self.directory_errors():
+            conn.open()
+            if self.scheme == "ldap" and self.settings.start_tls:
+                conn.start_tls()
+            if not conn.bind():
+                raise self._bind_error(conn)
+        self._conn = conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.unbind()
+            except (lx.LDAPException, OSError):
+                pass
+            self._conn = None
+
+    def _new_connection(self) -> Connection:
+        s = self.settings
+        server = Server(self.host, port=self.port, use_ssl=self.scheme == "ldaps",
+                        tls=self._tls(), connect_timeout=s.timeout, get_info=NONE)
+        # ldap3 packs receive_timeout into SO_RCVTIMEO as whole seconds.
+        options = dict(receive_timeout=max(1, math.ceil(s.timeout)), auto_referrals=False, raise_exceptions=False,
+                       check_names=False, read_only=False, auto_range=True)
+        if s.auth == "kerberos":
+            try:
+                import gssapi  # noqa: F401  (ldap3 needs it for SASL GSSAPI)
+            except ImportError:
+                raise DirectoryError("Kerberos binds need the gssapi package: pip install gssapi") from None
+            return Connection(server, authentication=SASL, sasl_mechanism=KERBEROS,
+                              user=s.user or None, **options)
+        if s.auth == "ntlm":
+            if not s.user or "\\" not in s.user:
+                raise DirectoryAuthFailed(f"NTLM needs the user as DOMAIN\\name, got {s.user!r}")
+            return Connection(server, authentication=NTLM, user=s.user, password=self._password, **options)
+        if s.user and not self._password:
+            raise DirectoryAuthFailed(f"no password for {s.user} (set ${s.password_env or 'EXOPS_LDAP_PASSWORD'})")
+        return Connection(server, authentication=SIMPLE if s.user else None, user=s.user,
+                          password=self._password, **options)
+
+    def _tls(self) -> Tls | None:
+        s = self.settings
+        if self.scheme == "ldap" and not s.start_tls:
+            return None
+        validate = ssl.CERT_NONE if s.insecure else ssl.CERT_REQUIRED
+        try:
+            return Tls(validate=validate, ca_certs_file=s.ca_file if not s.insecure else None)
+        except lx.LDAPSSLConfigurationError:
+            raise DirectoryTLSError(f"the CA file {s.ca_file} does not exist or cannot be read") from None
+
+    def _bind_error(self, conn: Connection) -> DirectoryError:
+        result = conn.result or {}
+        desc, message = result.get("description", ""), (result.get("message") or "").strip()
+        who = self.settings.user or "anonymous"
+        if desc == "invalidCredentials":
+            return DirectoryAuthFailed(f"{self.settings.url}: the directory refused the credentials "
+                                       f"of {who} (wrong user or password, or the account is locked)")
+        if desc in ("strongerAuthRequired", "confidentialityRequired"):
+            return DirectoryAuthFailed(f"{self.settings.url}: the server requires a protected bind "
+                                       f"({desc}); use ldaps:// or start_tls: true")
+        return DirectoryAuthFailed(f"{self.settings.url}: bind as {who} failed: {desc} {message}".strip())
+
+    @contextmanager
+    def directory_errors(self) -> Iterator[None]:
+        """Turn ldap3 and socket failures into the typed errors above."""
+        url, timeout = self.settings.url, self.settings.timeout
+        try:
+            yield
+        except DirectoryError:
+            raise
+        except lx.LDAPSSLConfigurationError as exc:
+            raise DirectoryTLSError(f"{url}: TLS configuration: {exc}") from None
+        except (lx.LDAPCertificateError, lx.LDAPStartTLSError) as exc:
+            raise self._tls_error(exc) from None
+        except lx.LDAPResponseTimeoutError:
+            raise DirectoryTimeout(f"{url}: no answer within {timeout:g} s") from None
+        except lx.LDAPSocketOpenError as exc:
+            raise self._open_error(exc) from None
+        except lx.LDAPSocketReceiveError as exc:
+            if "timed out" in str(exc).lower():
+                raise DirectoryTimeout(f"{url}: no answer within {timeout:g} s") from None
+            raise DirectoryUnreachable(f"{url}: the connection broke: {_short(exc)}") from None
+        except (lx.LDAPSessionTerminatedByServerError, lx.LDAPSocketSendError,
+                lx.LDAPSocketCloseError) as exc:
+            raise DirectoryUnreachable(f"{url}: the server closed the connection: {_short(exc)}") from None
+        except lx.LDAPPackageUnavailableError as exc:
+            raise DirectoryError(f"{url}: {_short(exc)}") from None
+        except lx.LDAPException as exc:
+            raise DirectoryError(f"{url}: {type(exc).__name__}: {_short(exc)}") from None
+        except OSError as exc:
+            raise DirectoryUnreachable(f"{url}: {exc.strerror or exc}") from None
+
+    def _open_error(self, exc: Exception) -> DirectoryError:
+        text = str(exc)
+        low = text.lower()
+        if "timed out" in low:
+            return DirectoryTimeout(f"{self.settings.url}: no answer within {self.settings.timeout:g} s "
+                                    "(firewall, wrong host or port, or not an LDAP server?)")
+        if "ssl" in low or "certificate" in low or "tls" in low:
+            return self._tls_error(exc)
+        if "invalid server address" in low or "name or service not known" in low \
+                or "getaddrinfo" in low:
+            return DirectoryUnreachable(f"{self.settings.url}: cannot resolve {self.host}")
+        if "refused" in low:
+            return DirectoryUnreachable(f"{self.settings.url}: connection refused on "
+                                        f"{self.host}:{self.port} (is the DC up, is the port right?)")
+        return DirectoryUnreachable(f"{self.settings.url}: cannot connect: {_short(exc)}")
+
+    def _tls_error(self, exc: Exception) -> DirectoryTLSError:
+        ca = self.settings.ca_file or "the system trust store"
+        names = _certificate_names(self.host, self.port, self.scheme == "ldaps", self.settings.timeout)
+        shown = f"the server's certificate names {names}" if names else "the server's certificate could not be read"
+        reason = "untrusted certificate" if "verify failed" in str(exc).lower() else (
+            "certificate does not match the host" if "match" in str(exc).lower() else _short(exc))
+        return DirectoryTLSError(f"{self.settings.url}: TLS failed ({reason}) validating against {ca}; "
+                                 f"{shown}")
+
+    # ------------------------------------------------------------ reading
+
+    def root_dse(self) -> dict[str, list]:
+        if not self._root:
+            attrs = ["defaultNamingContext", "configurationNamingContext", "rootDomainNamingContext",
+                     "dnsHostName", "supportedControl"]
+            entry = next(self.search("", "(objectClass=*)", attrs, scope="base"), None)
+            self._root = entry.attrs if entry else {}
+        return self._root
+
+    @property
+    def base_dn(self) -> str:
+        if self.settings.base_dn:
+            return self.settings.base_dn
+        value = self.root_dse().get("defaultnamingcontext")
+        if not value:
+            raise DirectoryError(f"{self.settings.url}: the rootDSE names no defaultNamingContext; "
+                                 "set base_dn in the configuration")
+        return value[0]
+
+    @property
+    def configuration_dn(self) -> str:
+        value = self.root_dse().get("configurationnamingcontext")
+        return value[0] if value else f"CN=Configuration,{self.base_dn}"
+
+    def search(self, base: str, filter: str = "(objectClass=*)",
+               attributes: Sequence[str] = ("*",), scope: str | int = SUBTREE, *,
+               cancel: Cancel = None, progress: ProgressHook = None,
+               phase: str = "search") -> Iterator[Entry]:
+        """Stream the entries of a paged search; `filter` must already be escaped.
+
+        Continuation references inside a subtree (other naming contexts under the domain) are
+        skipped; a referral for `base` itself raises ReferralError. A missing base yields nothing.
+        """
+        self.connect()
+        conn, scope = self._conn, SCOPES.get(scope, scope) if isinstance(scope, str) else scope
+        cookie, entries, pages, started = None, 0, 0, time.monotonic()
+        paged = self.page_size if scope != BASE else None
+        while True:
+            if cancel is not None and cancel():
+                raise DirectoryCancelled(f"{phase}: cancelled after {entries} entries")
+            with self.directory_errors():
+                conn.search(base, filter, scope, attributes=list(attributes),
+                            paged_size=paged, paged_cookie=cookie)
+            result = conn.result or {}
+            desc = result.get("description")
+            if desc == "noSuchObject":
+                return
+            if desc == "referral":
+                raise ReferralError(f"{self.settings.url}: {base} is not held by this server; it "
+                                    f"refers to {', '.join(result.get('referrals') or ['another server'])}")
+            if desc == "timeLimitExceeded":
+                raise DirectoryTimeout(f"{self.settings.url}: the server's time limit ended the search of {base}")
+            if desc not in ("success", "sizeLimitExceeded"):
+                raise DirectoryError(f"{self.settings.url}: search of {base} failed: {desc} "
+                                     f"{(result.get('message') or '').strip()}".strip())
+            # Held before yielding: a caller may run another search on this connection meanwhile.
+            response = conn.response or []
+            cookie = (result.get("controls") or {}).get("1.2.840.113556.1.4.319", {}) \
+                .get("value", {}).get("cookie")
+            for item in response:
+                if item.get("type") == "searchResEntry":
+                    entries += 1
+                    yield Entry(item["dn"], _decode(item["raw_attributes"]))
+            pages += 1
+            if progress is not None:
+                progress(Progress(phase, entries, pages, time.monotonic() - started))
+            if not paged or not cookie:
+                return
+
+    def read(self, dn: str, attributes: Sequence[str] = ("*",)) -> Entry | None:
+        return next(self.search(dn, "(objectClass=*)", attributes, scope="base"), None)
+
+    def find_by_legacy_dn(self, legacy_dn: str, attributes: Sequence[str] = ATTRIBUTES,
+                          base: str | None = None) -> Iterator[Entry]:
+        """Objects whose legacyExchangeDN equals `legacy_dn` (AD compares it case-insensitively)."""
+        query = f"(legacyExchangeDN={escape_filter_chars(legacy_dn.strip())})"
+        yield from self.search(base or self.base_dn, query, attributes)
+
+    def recipients_with_prefix(self, prefix: str, attributes: Sequence[str] = ATTRIBUTES,
+                               cancel: Cancel = None, progress: ProgressHook = None) -> Iterator[Entry]:
+        """Recipients whose legacyExchangeDN lies under `/o=<Org>/ou=<AG>`, any letter case.
+
+        The trailing `/` keeps `/ou=First Administrative Group 2` out of `/ou=First
+        Administrative Group`; the AG object itself (exactly the prefix) is not a recipient.
+        """
+        value = escape_filter_chars(prefix.strip().rstrip("/") + "/")
+        query = f"(&(legacyExchangeDN={value}*)(|(objectClass=user)(objectClass=contact)(objectClass=group)))"
+        yield from self.search(self.base_dn, query, attributes, cancel=cancel, progress=progress,
+                               phase="recipients")
+
+    def collect(self, *, cancel: Cancel = None, progress: ProgressHook = None) -> DirectoryFacts:
+        """The Exchange configuration and every recipient with a legacyExchangeDN, as facts."""
+        base = self.base_dn
+        if self.read(base, ["objectClass"]) is None:
+            raise DirectoryError(f"{self.settings.url}: the base DN {base} does not exist on this "
+                                 "server (check base_dn, or leave it out to use the domain's)")
+        builder = DirectoryFactsBuilder(source=self.settings.url, base_dn=base)
+        exchange = f"CN=Microsoft Exchange,CN=Services,{self.configuration_dn}"
+        for entry in self.search(exchange, "(objectClass=*)", ATTRIBUTES, cancel=cancel,
+                                 progress=progress, phase="configuration"):
+            builder.add(entry.dn, entry.attrs)
+        for entry in self.search(base, RECIPIENT_FILTER, ATTRIBUTES, cancel=cancel,
+                                 progress=progress, phase="recipients"):
+            builder.add(entry.dn, entry.attrs)
+        return builder.facts()
+
+
+def _decode(raw: dict[str, list[bytes]]) -> dict[str, list]:
+    """Raw values to str where they are UTF-8 (nearly all); binary ones (GUIDs, SIDs) stay bytes."""
+    out = {}
+    for name, values in raw.items():
+        decoded = []
+        for v in values:
+            try:
+                decoded.append(v.decode("utf-8"))
+            except UnicodeDecodeError:
+                decoded.append(v)
+        out[name.lower()] = decoded
+    return out
+
+
+def _short(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _certificate_names(host: str, port: int, implicit_tls: bool, timeout: float) -> str | None:
+    """The subject CN and subjectAltNames of the server's certificate, read without trusting it."""
+    if not implicit_tls:
+        return None     # after StartTLS the certificate would need an LDAP exchange first
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as raw, \
+                context.wrap_socket(raw, server_hostname=host) as tls:
+            der = tls.getpeercert(binary_form=True)
+    except (OSError, ssl.SSLError):
+        return None
+    try:
+        from cryptography import x509
+        from cryptography.x509.oid import NameOID
+    except ImportError:
+        return None
+    cert = x509.load_der_x509_certificate(der)
+    names = [f"CN={a.value}" for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        names += [f"DNS:{n}" for n in san.get_values_for_type(x509.DNSName)]
+        names += [f"IP:{n}" for n in san.get_values_for_type(x509.IPAddress)]
+    except x509.ExtensionNotFound:
+        names.append("(no subjectAltName)")
+    return ", ".join(names)

@@ -1,0 +1,185 @@
+"""The triage session: open evidence, run the checks, read the findings and their proof, export.
+
+The app composes; screens live in `screens/`, widgets in `widgets/`, styles in `app.tcss`. All
+blocking work (reading a bundle, running checks, writing a report) happens in thread workers that
+post messages; the app folds them into one immutable `Session` that the screens watch.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+from textual.content import Content
+from textual.reactive import reactive
+from textual.worker import get_current_worker
+
+from exops.tui import messages, session as steps
+from exops.tui.commands import TriageCommands
+from exops.tui.screens.export import EXTENSIONS, ExportRequest, ExportScreen
+from exops.tui.screens.findings import FindingsScreen
+from exops.tui.screens.help import HelpScreen
+from exops.tui.screens.overview import OverviewScreen
+from exops.tui.screens.timeline import TimelineScreen
+from exops.tui.session import Session, TriageCancelled
+from exops.tui.widgets.checks import CheckRow
+
+SCREENS_BY_MODE = {"overview": OverviewScreen, "findings": FindingsScreen,
+                   "timeline": TimelineScreen}
+
+
+class ExopsApp(App):
+    """`ExopsApp(bundle=...)` triages an evidence bundle; without one, the configured environment."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "exops"
+    MODES = SCREENS_BY_MODE
+    DEFAULT_MODE = "overview"
+    COMMANDS = App.COMMANDS | {TriageCommands}
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    BINDINGS = [
+        Binding("o", "go('overview')", "Overview", id="exops.overview"),
+        Binding("f", "go('findings')", "Findings", id="exops.findings"),
+        Binding("t", "go('timeline')", "Timeline", id="exops.timeline"),
+        Binding("e", "export", "Export", id="exops.export"),
+        Binding("r", "rerun", "Re-run checks", id="exops.rerun", show=False),
+        Binding("question_mark", "help", "Help", id="exops.help", key_display="?"),
+        Binding("q", "quit", "Quit", id="exops.quit"),
+    ]
+
+    def __init__(self, bundle: str | None = None, config_path: str | None = None) -> None:
+        super().__init__()
+        self.set_reactive(ExopsApp.session, Session(bundle=bundle, config_path=config_path))
+
+    session: reactive[Session] = reactive(Session, always_update=True)
+
+    def format_title(self, title: str, sub_title: str) -> Content:
+        return Content.assemble(("exops", "bold"), "  ", title, ("  ·  ", "dim"),
+                                (sub_title or self.session.source, "dim"))
+
+    def on_mount(self) -> None:
+        self.start_triage()
+
+    # ------------------------------------------------------------ the triage worker
+
+    def start_triage(self) -> None:
+        self.session = Session(bundle=self.session.bundle, config_path=self.session.config_path)
+        self.triage()
+
+    @work(thread=True, exclusive=True, group="triage", exit_on_error=False)
+    def triage(self) -> None:
+        """Plan the checks, read the evidence, run the checks: each step posts what it learnt."""
+        worker, post = get_current_worker(), self.post_message
+        try:
+            specs = steps.plan_checks()
+            post(messages.ChecksPlanned(specs))
+            facts, source = steps.load_facts(self.session, lambda text: post(messages.Activity(text)),
+                                             lambda: worker.is_cancelled)
+            origin = steps.bundle_origin(self.session.bundle) if self.session.bundle else ""
+            post(messages.FactsLoaded(facts, origin))
+            report = steps.run(facts, source, specs,
+                               lambda event: post(messages.CheckUpdate(event)))
+        except TriageCancelled:
+            return
+        except steps.user_errors() as exc:
+            post(messages.TriageFailed(str(exc)))
+            return
+        except Exception as exc:  # the TUI's edge: say what broke and where to see the traceback
+            post(messages.TriageFailed(f"internal error: {type(exc).__name__}: {exc} (run "
+                                       "`exops --debug check` on the same input for the traceback)"))
+            return
+        if not worker.is_cancelled:
+            post(messages.ChecksFinished(report))
+
+    def on_checks_planned(self, message: messages.ChecksPlanned) -> None:
+        self.session = replace(self.session.planned(message.specs), phase="loading")
+
+    def on_activity(self, message: messages.Activity) -> None:
+        self.session = replace(self.session, activity=message.text)
+
+    def on_facts_loaded(self, message: messages.FactsLoaded) -> None:
+        self.session = replace(self.session, facts=message.facts, origin=message.origin,
+                               phase="checking", activity="running the checks")
+
+    def on_check_update(self, message: messages.CheckUpdate) -> None:
+        self.session = self.session.progressed(message.progress)
+
+    def on_checks_finished(self, message: messages.ChecksFinished) -> None:
+        self.session = self.session.finished(message.report)
+
+    def on_triage_failed(self, message: messages.TriageFailed) -> None:
+        self.session = replace(self.session, phase="failed", error=message.error, activity="")
+
+    # ------------------------------------------------------------ navigation
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "go" and parameters and parameters[0] == self.current_mode:
+            return False  # the footer does not offer the screen you are on
+        if action == "export" and self.session.report is None:
+            return None  # shown dimmed until there is something to export
+        return True
+
+    def action_go(self, mode: str) -> None:
+        self.switch_mode(mode)
+        self.refresh_bindings()
+
+    @on(CheckRow.Chosen)
+    def show_check(self, message: CheckRow.Chosen) -> None:
+        """From the overview: a check's findings, filtered to its ID."""
+        self.action_go("findings")
+        self.screen.query_one("#filter").value = message.check_id
+
+    def action_rerun(self) -> None:
+        self.start_triage()
+        self.notify("Reading the evidence and running the checks again.", timeout=3)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    # ------------------------------------------------------------ export
+
+    def action_export(self, fmt: str = "html") -> None:
+        report = self.session.report
+        if report is None:
+            self.notify("Nothing to export yet: the checks are still running.", severity="warning")
+            return
+        shown = self.screen.shown_findings() if isinstance(self.screen, FindingsScreen) else None
+        self.push_screen(ExportScreen(default_path(fmt), fmt, shown), self._export_chosen)
+
+    def _export_chosen(self, request: ExportRequest | None) -> None:
+        if request is not None:
+            self.write_report(request)
+
+    @work(thread=True, group="export", exit_on_error=False)
+    def write_report(self, request: ExportRequest) -> None:
+        from exops.reports import render
+
+        report = self.session.report
+        assert report is not None
+        if request.findings is not None:
+            report = replace(report, findings=request.findings)
+        try:
+            text = render(report, request.fmt)
+            request.path.write_text(text, encoding="utf-8")
+        except (OSError, ValueError) as exc:
+            self.post_message(messages.ExportFailed(f"could not write {request.path}: {exc}"))
+            return
+        self.post_message(messages.ReportWritten(str(request.path), request.fmt, len(report.findings)))
+
+    def on_report_written(self, message: messages.ReportWritten) -> None:
+        self.notify(f"{message.findings} findings as {message.fmt} → {message.path}",
+                    title="Report written", timeout=8)
+
+    def on_export_failed(self, message: messages.ExportFailed) -> None:
+        self.notify(message.error, title="Export failed", severity="error", timeout=10)
+
+
+def default_path(fmt: str) -> Path:
+    return Path.cwd() / f"exops-report{EXTENSIONS[fmt]}"
+
+
+def run_tui(bundle: str | None = None, config_path: str | None = None) -> None:
+    ExopsApp(bundle=bundle, config_path=config_path).run()

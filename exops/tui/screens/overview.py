@@ -1,0 +1,62 @@
+"""The first screen: what is being triaged, the checks as they run, and the findings per severity.
+
+It is shown before anything is read (the app's worker fills it in), so start-up never waits on a
+bundle or a directory.
+"""
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.markup import escape
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from exops.tui.session import Session
+from exops.tui.widgets.checks import ChecksPanel
+from exops.tui.widgets.environment import EnvironmentPanel
+from exops.tui.widgets.severity import SeverityTiles
+
+
+def status_line(session: Session) -> str:
+    if session.phase == "failed":
+        return f"[$error]✖ {escape(session.error)}[/]"
+    if session.busy:
+        return f"[$accent]…[/] {escape(session.activity or 'starting')}"
+    report = session.report
+    if report is None:
+        return ""
+    worst = report.worst
+    ran = sum(c.status == "ran" for c in report.checks)
+    hint = "  ·  [b]f[/b] findings   [b]t[/b] timeline   [b]e[/b] export"
+    return (f"Checks finished: {ran} of {len(report.checks)} ran · worst "
+            f"[b]{worst.value}[/b] (exit {worst.exit_code}){hint}")
+
+
+class OverviewScreen(Screen):
+    TITLE = "Overview"
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="≡")
+        with Horizontal(id="overview-top"):
+            yield EnvironmentPanel(id="environment")
+            with Vertical(id="severity-box"):
+                yield SeverityTiles(id="severity-tiles")
+        yield ChecksPanel(id="checks")
+        yield Static(id="status-line")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#environment").border_title = "Environment"
+        self.query_one("#severity-box").border_title = "Findings"
+        self.query_one("#checks").border_title = "Checks"
+        self.watch(self.app, "session", self.show, init=True)
+
+    def show(self, session: Session) -> None:
+        self.query_one(EnvironmentPanel).show(session)
+        self.query_one(SeverityTiles).show(session.report.counts() if session.report else None)
+        panel = self.query_one(ChecksPanel)
+        had_rows = bool(panel.children)
+        panel.show(session.checks)
+        if not had_rows and session.checks and self.focused is None:
+            self.call_after_refresh(self.focus_next)
+        self.query_one("#status-line", Static).update(status_line(session))

@@ -1,0 +1,162 @@
+"""The state of one triage session, and the blocking steps that fill it.
+
+The app keeps one immutable `Session` and replaces it as messages arrive from its worker, so every
+screen renders from the same snapshot and none of them needs to know about threads. The functions
+here run in that worker thread: they may block, and they never touch widgets.
+"""
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from exops.model import Finding, Report, Severity
+
+if TYPE_CHECKING:
+    from exops.engine import CheckProgress
+    from exops.facts import Facts
+    from exops.registry import CheckSpec
+
+PENDING, RUNNING, DONE, SKIPPED, ERROR = "pending", "running", "done", "skipped", "error"
+
+
+class TriageCancelled(Exception):
+    """The session was restarted or the app closed while a bundle was still being read."""
+
+
+@dataclass(frozen=True)
+class CheckState:
+    """One check as the overview shows it: planned, running, then its result."""
+
+    id: str
+    title: str
+    area: str
+    state: str = PENDING
+    reason: str = ""
+    findings: tuple[Finding, ...] = ()
+
+    def counts(self) -> dict[Severity, int]:
+        out: dict[Severity, int] = {}
+        for finding in self.findings:
+            out[finding.severity] = out.get(finding.severity, 0) + 1
+        return out
+
+
+@dataclass(frozen=True)
+class Session:
+    """What the triage knows so far; `phase` moves starting → loading → checking → done | failed."""
+
+    bundle: str | None = None
+    config_path: str | None = None
+    phase: str = "starting"
+    activity: str = ""
+    error: str = ""
+    origin: str = ""
+    facts: Facts | None = None
+    checks: tuple[CheckState, ...] = ()
+    report: Report | None = None
+
+    @property
+    def source(self) -> str:
+        """What is being triaged, as the user named it (paths shown relative to the cwd)."""
+        if self.bundle:
+            return f"bundle {display_path(self.bundle)}"
+        if self.config_path:
+            return f"config {display_path(self.config_path)}"
+        return "live environment (exops.yaml)"
+
+    @property
+    def busy(self) -> bool:
+        return self.phase in ("starting", "loading", "checking")
+
+    def planned(self, specs: list[CheckSpec]) -> Session:
+        return replace(self, checks=tuple(CheckState(s.id, s.title, s.area) for s in specs))
+
+    def progressed(self, event: CheckProgress) -> Session:
+        """Apply one engine progress event to the check it names."""
+        state = {"running": RUNNING, "done": DONE, "skipped": SKIPPED, "error": ERROR}[event.state]
+        checks = tuple(
+            replace(c, state=state, findings=event.findings or c.findings) if c.id == event.check.id
+            else c for c in self.checks)
+        return replace(self, checks=checks, activity=f"{event.done}/{event.total} checks done")
+
+    def finished(self, report: Report) -> Session:
+        """The report is the record: take skip reasons and errors from it, not from progress."""
+        runs = {run.id: run for run in report.checks}
+        checks = tuple(replace(c, state=_state_of(runs[c.id].status), reason=runs[c.id].reason)
+                       if c.id in runs else c for c in self.checks)
+        return replace(self, phase="done", activity="", report=report, checks=checks)
+
+
+def _state_of(status: str) -> str:
+    return {"ran": DONE, "skipped": SKIPPED, "error": ERROR}.get(status, ERROR)
+
+
+def display_path(path: str | os.PathLike) -> str:
+    """A path relative to the working directory when it is inside it, else as given."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+# ---------------------------------------------------------------- worker steps (blocking)
+
+def plan_checks() -> list[CheckSpec]:
+    from exops.engine import select_checks
+    return select_checks()
+
+
+def bundle_origin(path: str) -> str:
+    """Where a bundle's evidence came from, from its manifest ("scenario litware", a host...).
+
+    Only a hint for the overview: a bundle that cannot be read says so through `open_bundle`.
+    """
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                manifest = json.loads(archive.read("manifest.json"))
+        else:
+            manifest = json.loads((Path(path) / "manifest.json").read_text())
+    except (OSError, KeyError, ValueError):
+        return ""
+    return str(manifest.get("source") or "") if isinstance(manifest, dict) else ""
+
+
+def load_facts(session: Session, step: Callable[[str], None],
+               cancelled: Callable[[], bool]) -> tuple[Facts, str]:
+    """The session's facts and their source line, reporting each log as it is read."""
+    from exops.collect import gather_facts
+    from exops.sources.bundle import open_bundle
+
+    if not session.bundle:
+        step("reading the configuration")
+        return gather_facts(config_path=session.config_path)
+
+    def reading(name: str) -> None:
+        if cancelled():
+            raise TriageCancelled()
+        step(f"reading {name}")
+
+    step("opening the bundle")
+    return open_bundle(session.bundle, progress=reading), f"bundle {session.bundle}"
+
+
+def run(facts: Facts, source: str, specs: list[CheckSpec],
+        progress: Callable[[CheckProgress], None]) -> Report:
+    from exops.engine import run_checks
+    return run_checks(facts, source, specs, progress=progress)
+
+
+def user_errors() -> tuple[type[Exception], ...]:
+    """Errors whose message is meant for the user as it is (the CLI shows the same ones)."""
+    from exops.config import ConfigError
+    from exops.registry import RegistryError
+    from exops.sources.bundle import BundleError
+    from exops.sources.eventlog import EventLogError
+    from exops.sources.ldif import LdifError
+    return ConfigError, BundleError, EventLogError, LdifError, RegistryError

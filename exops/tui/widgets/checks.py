@@ -1,0 +1,132 @@
+"""The checks grouped by area with their live status; choosing one opens its findings.
+
+Areas come from `CheckSpec.area`, so a new area (CAS array, load balancer, a plugin's own) shows
+up as its own group without touching this file; `AREA_TITLES` only spells known ones nicely.
+"""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Label
+
+from exops.model import Severity
+from exops.tui.session import DONE, ERROR, PENDING, RUNNING, SKIPPED, CheckState
+from exops.tui.widgets.severity import WORST_FIRST, severity_style, theme_colour
+
+AREA_TITLES = {"freebusy": "Free/busy", "casarray": "CAS array", "loadbalancer": "Load balancer"}
+ICONS = {PENDING: "·", RUNNING: "…", DONE: "✔", SKIPPED: "–", ERROR: "✖"}
+
+
+def area_title(area: str) -> str:
+    return AREA_TITLES.get(area) or area.replace("_", " ").replace("-", " ").capitalize()
+
+
+def areas_in_order(checks: tuple[CheckState, ...]) -> dict[str, list[CheckState]]:
+    out: dict[str, list[CheckState]] = {}
+    for check in checks:
+        out.setdefault(check.area, []).append(check)
+    return out
+
+
+class CheckRow(Widget, can_focus=True):
+    """One check on one line: status icon, ID, title, result; cut to the width it gets."""
+
+    class Chosen(Message):
+        def __init__(self, check_id: str) -> None:
+            super().__init__()
+            self.check_id = check_id
+
+    BINDINGS = [Binding("enter", "choose", "Findings", id="exops.overview.open_check", show=False)]
+
+    def __init__(self, check: CheckState, id_width: int) -> None:
+        super().__init__(id=f"check-{check.id}")
+        self.check = check
+        self.id_width = id_width
+
+    def show(self, check: CheckState) -> None:
+        self.check = check
+        self.tooltip = check.reason or None
+        self.refresh()
+
+    def action_choose(self) -> None:
+        self.post_message(self.Chosen(self.check.id))
+
+    def on_click(self) -> None:
+        self.action_choose()
+
+    def render(self) -> Text:
+        check, muted = self.check, theme_colour(self.app, "text-muted")
+        result = self._result(muted)
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(f"{ICONS[check.state]} ", style=self._icon_style(muted))
+        line.append(f"{check.id:<{self.id_width}}  ", style="bold")
+        room = max(0, self.size.width - line.cell_len - result.cell_len - 2)
+        title = Text(check.title)
+        if check.state == SKIPPED and check.reason:
+            title.append(f" — {check.reason}", style=muted)
+        title.truncate(room, overflow="ellipsis", pad=True)
+        return line + title + Text("  ") + result
+
+    def _icon_style(self, muted: str) -> str | object:
+        worst = self._worst()
+        if self.check.state == ERROR:
+            return severity_style(self.app, Severity.CRITICAL)
+        if self.check.state == DONE and worst is not None:
+            return severity_style(self.app, worst)
+        return muted
+
+    def _worst(self) -> Severity | None:
+        counts = self.check.counts()
+        return next((s for s in WORST_FIRST if counts.get(s)), None)
+
+    def _result(self, muted: str) -> Text:
+        check = self.check
+        if check.state in (PENDING, RUNNING, SKIPPED):
+            return Text({PENDING: "waiting", RUNNING: "running", SKIPPED: "skipped"}[check.state],
+                        style=muted if check.state != RUNNING else theme_colour(self.app, "accent"))
+        if check.state == ERROR:
+            return Text("check failed", style=severity_style(self.app, Severity.CRITICAL))
+        counts = check.counts()
+        problems = [(s, counts[s]) for s in WORST_FIRST if s is not Severity.OK and counts.get(s)]
+        if not problems:
+            return Text("ok" if counts else "nothing found",
+                        style=severity_style(self.app, Severity.OK) if counts else muted)
+        out = Text()
+        for index, (severity, count) in enumerate(problems):
+            if index:
+                out.append(", ")
+            out.append(f"{count} {severity.value}", style=severity_style(self.app, severity))
+        return out
+
+
+class ChecksPanel(VerticalScroll, can_focus=False):
+    """Area headings with their checks; rows are updated in place as progress arrives."""
+
+    BINDINGS = [
+        Binding("down,j", "app.focus_next", "Next", show=False),
+        Binding("up,k", "app.focus_previous", "Previous", show=False),
+    ]
+
+    def show(self, checks: tuple[CheckState, ...]) -> None:
+        rows = {row.check.id: row for row in self.query(CheckRow)}
+        if set(rows) != {c.id for c in checks}:
+            self._rebuild(checks)
+            return
+        for check in checks:
+            if rows[check.id].check != check:
+                rows[check.id].show(check)
+
+    def _rebuild(self, checks: tuple[CheckState, ...]) -> None:
+        self.remove_children()
+        id_width = max((len(c.id) for c in checks), default=0)
+        widgets: list[Widget] = []
+        for area, members in areas_in_order(checks).items():
+            widgets.append(Label(Text.assemble((area_title(area), "bold"),
+                                               f"  {len(members)} checks"), classes="area-title"))
+            widgets.extend(CheckRow(c, id_width) for c in members)
+        if not checks:
+            widgets.append(Label("No checks are installed.", classes="muted"))
+        self.mount_all(widgets)
