@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from exops import __version__
 from exops.console import console, error_console, scan_progress, check_progress
@@ -48,7 +49,7 @@ def friendly(exit_code: int):
             except _user_errors() as exc:
                 if click.get_current_context().find_root().params.get("debug"):
                     raise
-                error_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+                error_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
                 sys.exit(exit_code)
         return run
     return wrap

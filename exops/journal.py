@@ -114,6 +114,15 @@ class Journal:
         self._db.execute("UPDATE changes SET status = ?, finished = ?, message = ? WHERE id = ?",
                          (status, now(), message, change_id))
 
+    def later_changes_touching(self, change_id: int, target: str) -> list[int]:
+        """Changes after `change_id` whose steps touched `target` and still stand (not undone)."""
+        rows = self._db.execute(
+            "SELECT DISTINCT s.change_id, s.step FROM steps s JOIN changes c ON c.id = s.change_id "
+            "WHERE s.change_id > ? AND s.status NOT IN ('undone', 'failed', 'found') AND c.status != 'undone'",
+            (change_id,)).fetchall()
+        return sorted({cid for cid, step in rows
+                       if json.loads(step)["target"].casefold() == target.casefold()})
+
     def changes(self, limit: int = 50) -> list[Change]:
         rows = self._db.execute("SELECT id FROM changes ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [self.change(r[0]) for r in rows]

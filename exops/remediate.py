@@ -8,6 +8,8 @@ including one a crash cut short, by comparing each target with its before and af
 """
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -83,9 +85,11 @@ def apply_plan(plan: Plan, executors: dict[str, Executor], journal: Journal,
             raise PlanStale(f"step {seq} ({step.title}): {step.target} changed since the plan was made; "
                             "make a new plan")
         journal.record_before(change_id, seq, step, current)
+        _crash_point("after-journal")
         notify(StepEvent(seq, step, "applying"))
         try:
             executor.apply(step)
+            _crash_point("after-write")
             after = executor.read(step)
         except Exception as exc:
             journal.record_step(change_id, seq, "failed", error=str(exc))
@@ -110,6 +114,13 @@ def apply_plan(plan: Plan, executors: dict[str, Executor], journal: Journal,
     return ApplyResult(change_id=change_id, status=status, found=tuple(found))
 
 
+def _crash_point(name: str) -> None:
+    """Fault injection for the crash-recovery tests: `EXOPS_FAULT=after-journal` (or
+    `after-write`) kills the process there with SIGKILL, as a power cut or `kill -9` would."""
+    if os.environ.get("EXOPS_FAULT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _roll_back(change_id: int, applied: list[tuple[int, Step, State]], executors: dict[str, Executor],
                journal: Journal, notify: Progress) -> None:
     for seq, step, before in reversed(applied):
@@ -128,7 +139,21 @@ def undo_change(change_id: int, executors: dict[str, Executor], journal: Journal
         raise PlanError(f"no change {change_id} in the journal {journal.path} (see 'exops history')")
     if change.status in ("undone", "rolled-back"):
         raise UndoRefused(f"change {change_id} is already {change.status}")
-    todo = [s for s in reversed(change.steps) if s.status in ("journaled", "applied", "verified")]
+    todo = []
+    for s in reversed(change.steps):
+        if s.status not in ("journaled", "applied", "verified"):
+            continue
+        later = journal.later_changes_touching(change_id, s.step.target)
+        if later and s.status == "journaled":
+            # Interrupted before it could confirm its write, and a later change has since made the
+            # target its own: nothing of this change is left to undo there.
+            journal.record_step(change_id, s.seq, "undone", error=f"superseded by change {later[0]}")
+            notify(StepEvent(s.seq, s.step, "unchanged", f"superseded by change {later[0]}"))
+            continue
+        if later:
+            raise UndoRefused(f"change {later[-1]} changed {s.step.target} after change {change_id}; "
+                              f"undo change {later[-1]} first")
+        todo.append(s)
     for s in todo:
         executor = executor_for(executors, s.step)
         current = executor.read(s.step)

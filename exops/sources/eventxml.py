@@ -56,11 +56,8 @@ def event_fields(event: ET.Element) -> dict[str, Any] | None:
     event_id = _int(_text(_child(system, "EventID")))
     if event_id is None:
         return None
-    data: list[str] = []
-    for section in event:
-        if _local(section.tag) in _DATA_SECTIONS:
-            data.extend(t for el in section.iter()
-                        if _local(el.tag) != "Binary" and (t := _own_text(el)))
+    data = [item for section in event if _local(section.tag) in _DATA_SECTIONS
+            for item in data_items(section)]
     return {
         "event_id": event_id,
         "provider": _attr(_child(system, "Provider"), "Name"),
@@ -70,6 +67,11 @@ def event_fields(event: ET.Element) -> dict[str, Any] | None:
         "data": tuple(data),
         "message": _text(_child(_child(event, "RenderingInfo"), "Message")),
     }
+
+
+def data_items(section: ET.Element) -> list[str]:
+    """The non-empty own text of `section` and every element inside it but <Binary>."""
+    return [text for el in section.iter() if _local(el.tag) != "Binary" and (text := _own_text(el))]
 
 
 def fields_from_string(xml: str) -> dict[str, Any] | None:

@@ -16,7 +16,6 @@ import html
 import mmap
 import struct
 import threading
-import xml.etree.ElementTree as ET
 import zlib
 from collections import Counter
 from collections.abc import Callable
@@ -27,7 +26,6 @@ from typing import Any, NamedTuple
 
 from Evtx import Nodes
 from Evtx.Evtx import ChunkHeader
-from Evtx.Views import render_root_node
 
 from exops.sources.eventlog import EventLogError, Progress, ScanCancelled, ScanTally
 from exops.sources.eventxml import parse_time
@@ -38,6 +36,8 @@ RECORDS_START = 0x200
 RECORD_MAGIC = b"**\x00\x00"
 MIN_RECORD = 28                      # header, an empty fragment and the trailing size copy
 MAX_VALUES = 0x1000
+MAX_NESTING = 8
+BXML = 0x21                          # value type of an embedded BinXML fragment
 
 _FILE_HEADER = struct.Struct("<8sQQQIHHHH")     # magic .. chunk count (REFERENCE.md 4)
 _CHUNK_HEADER = struct.Struct("<8sQQQQIII")     # magic, record numbers/ids, header size, offsets
@@ -112,12 +112,12 @@ def read_record(reader: ChunkReader, record: Record, tally: ScanTally) -> bool:
 def scan_chunks(path: Path, tally: ScanTally, cancel: threading.Event | None,
                 progress: Progress | None, read: ReadChunk) -> None:
     """Walk every chunk of the file and hand its records to `read`; notes what the header hid."""
-    templates = TemplateCache()
     with path.open("rb") as stream:
         size = path.stat().st_size
         if size < HEADER_SIZE:
             raise EventLogError(f"{path}: truncated EVTX header ({size} of {HEADER_SIZE} bytes)")
         with mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            templates = TemplateCache(buf)
             declared, dirty, header_ok = _file_header(buf)
             found = bad_checksums = 0
             for offset in range(HEADER_SIZE, size, CHUNK_SIZE):
@@ -217,61 +217,62 @@ def _checksums_match(chunk: bytes, end: int) -> bool:
 
 # ---------------------------------------------------------------- templates
 
+Parts = tuple      # of int (a substitution index) and str (literal text)
+Path_ = tuple      # element names from the fragment's root down
+
+
+@dataclass(frozen=True)
+class Element:
+    path: tuple[str, ...]
+    attributes: dict[str, Parts]
+    text: Parts                       # its own text
+    fragments: tuple[int, ...]        # substitutions declared as embedded BinXML
+
+
+@dataclass(frozen=True)
+class Nested:
+    """A substitution that may hold an embedded BinXML fragment (classic events put their
+    whole EventData there), and the path of the element it sits in."""
+
+    index: int
+    path: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class TemplatePlan:
-    """Where a template puts the fields exops reads: each is a tuple of parts, an int part being a
-    substitution index and a str part literal text."""
+    """Where a template puts the fields exops reads, each as Parts; `data` lists the data items
+    (and embedded fragments holding more) in document order."""
 
-    event_id: tuple[int | str, ...]
+    event_id: Parts
     event_id_index: int | None            # the common case: EventID is one substitution
-    provider: tuple[int | str, ...] = ()
-    time: tuple[int | str, ...] = ()
-    computer: tuple[int | str, ...] = ()
-    record_id: tuple[int | str, ...] = ()
-    message: tuple[int | str, ...] = ()
-    data: tuple[tuple[int | str, ...], ...] = ()
+    provider: Parts = ()
+    time: Parts = ()
+    computer: Parts = ()
+    record_id: Parts = ()
+    message: Parts = ()
+    data: tuple[Parts | Nested, ...] = ()
 
 
-class TemplateCache:
-    """Plans for the whole file. The same template is defined again in every chunk that uses it,
-    so plans are keyed by the definition's bytes (GUID, size, body) and parsed once per file."""
+def _plan(elements: list[Element], prefix: tuple[str, ...]) -> TemplatePlan | str:
+    """The plan of a fragment whose root sits at `prefix` (() for a record's own template),
+    or why there is none. Paths follow the rendered XML, so the rules match eventxml's."""
+    full = [(prefix + e.path, e) for e in elements]
 
-    def __init__(self) -> None:
-        self.by_definition: dict[bytes, TemplatePlan | str] = {}    # str: why it is unreadable
-        self.by_id: dict[int, TemplatePlan] = {}
-        self.borrowed = 0
+    def text_of(*names: str) -> Parts:
+        return next((e.text for p, e in full if p[1:] == names), ())
 
+    def attribute_of(name: str, *names: str) -> Parts:
+        return next((e.attributes.get(name, ()) for p, e in full if p[1:] == names), ())
 
-def _plan(fragment: Nodes.BXmlNode) -> TemplatePlan:
-    """Read the element tree of a parsed template (or template-less record) into a plan."""
-    elements: list[tuple[tuple[str, ...], dict[str, tuple], tuple]] = []
-
-    def visit(node: Nodes.OpenStartElementNode, path: tuple[str, ...]) -> None:
-        here = (*path, node.tag_name())
-        slot = len(elements)
-        elements.append((here, {}, ()))
-        attributes, text = {}, []
-        for child in node.children():
-            if isinstance(child, Nodes.AttributeNode):
-                attributes[child.attribute_name().string()] = tuple(
-                    p for p in [_part(child.attribute_value())] if p is not None)
-            elif isinstance(child, Nodes.OpenStartElementNode):
-                visit(child, here)
-            elif (part := _part(child)) is not None:
-                text.append(part)
-        elements[slot] = (here, attributes, tuple(text))
-
-    for child in fragment.children():
-        if isinstance(child, Nodes.OpenStartElementNode):
-            visit(child, ())
-
-    def text_of(*names: str) -> tuple:
-        return next((t for p, _, t in elements if p[1:] == names), ())
-
-    def attribute_of(name: str, *names: str) -> tuple:
-        return next((a.get(name, ()) for p, a, _ in elements if p[1:] == names), ())
-
+    data: list[Parts | Nested] = []
+    for path, element in full:
+        if len(path) > 1 and path[1] in _DATA_SECTIONS and path[-1] != "Binary" and element.text:
+            data.append(element.text)
+        if len(path) < 2 or path[1] != "System":
+            data.extend(Nested(index, path) for index in element.fragments)
     event_id = text_of("System", "EventID")
+    if not event_id and not prefix:
+        return "record without an EventID"
     return TemplatePlan(
         event_id=event_id,
         event_id_index=_single_index(event_id),
@@ -280,17 +281,157 @@ def _plan(fragment: Nodes.BXmlNode) -> TemplatePlan:
         computer=text_of("System", "Computer"),
         record_id=text_of("System", "EventRecordID"),
         message=text_of("RenderingInfo", "Message"),
-        data=tuple(t for p, _, t in elements
-                   if len(p) > 1 and p[1] in _DATA_SECTIONS and p[-1] != "Binary" and t),
+        data=tuple(data),
     )
 
 
-def _single_index(parts: tuple) -> int | None:
+def _single_index(parts: Parts) -> int | None:
     return parts[0] if len(parts) == 1 and type(parts[0]) is int else None
 
 
+class TemplateCache:
+    """Templates for the whole file, keyed by their definition's bytes (GUID, size, body):
+    Windows defines a template again in every chunk that uses it, and each is parsed once.
+
+    A record in a damaged chunk may point at a template whose bytes were zeroed; `borrow` finds
+    the template with the same ID in one of the file's intact chunks instead.
+    """
+
+    def __init__(self, buf: mmap.mmap):
+        self.borrowed = 0
+        self._buf = buf
+        self._elements: dict[bytes, list[Element] | str] = {}      # str: why it is unreadable
+        self._plans: dict[tuple[bytes, tuple[str, ...]], TemplatePlan | str] = {}
+        self._ids: dict[int, bytes] | None = None
+
+    def plan(self, chunk: _Chunk, offset: int, prefix: tuple[str, ...]) -> TemplatePlan | str:
+        definition = chunk.definition(offset)
+        if definition is None:
+            return "record whose template lies outside its chunk"
+        key = (definition, prefix)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self._plan(definition, chunk, offset, prefix)
+        return plan
+
+    def borrow(self, template_id: int, prefix: tuple[str, ...]) -> TemplatePlan | None:
+        if self._ids is None:
+            self._ids = self._index()
+        definition = self._ids.get(template_id)
+        if definition is None:
+            return None
+        plan = self._plan(definition, None, 0, prefix)
+        if isinstance(plan, str):
+            return None
+        self.borrowed += not prefix
+        return plan
+
+    def _plan(self, definition: bytes, chunk: _Chunk | None, offset: int,
+              prefix: tuple[str, ...]) -> TemplatePlan | str:
+        elements = self._elements.get(definition)
+        if elements is None:
+            elements = self._elements[definition] = chunk.template_elements(offset)
+        return elements if isinstance(elements, str) else _plan(elements, prefix)
+
+    def _index(self) -> dict[int, bytes]:
+        """Template ID -> definition, over the templates every intact chunk header lists."""
+        ids: dict[int, bytes] = {}
+        for start in range(HEADER_SIZE, len(self._buf) - CHUNK_SIZE + 1, CHUNK_SIZE):
+            chunk = _Chunk(self._buf[start:start + CHUNK_SIZE])
+            for offset, template_id in chunk.listed_templates():
+                definition = chunk.definition(offset)
+                if definition and not isinstance(
+                        self._plan(definition, chunk, offset, ()), str):
+                    ids.setdefault(template_id, definition)
+        return ids
+
+
+class _Names(dict):
+    """A chunk's name strings, read at the offset asked for: the chunk header's string table is
+    only an index, and in a chunk whose header was zeroed it is empty."""
+
+    def __init__(self, chunk: ChunkHeader):
+        super().__init__()
+        self._chunk = chunk
+
+    def __missing__(self, offset: int) -> Nodes.NameStringNode:
+        node = Nodes.NameStringNode(self._chunk.data, offset, self._chunk, self._chunk)
+        self[offset] = node
+        return node
+
+
+class _Chunk(ChunkHeader):
+    """python-evtx's chunk over one chunk's bytes, with names resolved by offset."""
+
+    def __init__(self, data: bytes):
+        super().__init__(data, 0)
+        self.data = data
+
+    def _load_strings(self) -> None:
+        if self._strings is None:
+            self._strings = _Names(self)
+
+    def strings(self) -> _Names:
+        self._load_strings()
+        return self._strings
+
+    def definition(self, offset: int) -> bytes | None:
+        """A template's GUID, size and body: what identifies it across chunks."""
+        if not RECORDS_START <= offset <= len(self.data) - 24:
+            return None
+        size = _U32.unpack_from(self.data, offset + 20)[0]
+        return self.data[offset + 4:offset + 24 + size]
+
+    def template_elements(self, offset: int) -> list[Element] | str:
+        try:
+            return _template_elements(Nodes.TemplateNode(self.data, offset, self, self))
+        except UnicodeDecodeError:
+            return "record with a broken string"
+        except Exception:               # python-evtx's failures on garbage are of any type
+            return "record whose template is unreadable"
+
+    def listed_templates(self) -> list[tuple[int, int]]:
+        """(offset, template ID) of the templates the chunk header lists."""
+        if not self.check_magic():
+            return []
+        try:
+            return [(offset, node.template_id()) for offset, node in self.templates().items()]
+        except Exception:               # a damaged template table: nothing to borrow here
+            return []
+
+
+def _template_elements(template: Nodes.TemplateNode) -> list[Element]:
+    """A template's elements in document order, read from python-evtx's node tree."""
+    elements: list[Element] = []
+
+    def visit(node: Nodes.OpenStartElementNode, path: tuple[str, ...]) -> None:
+        here = (*path, node.tag_name())
+        slot = len(elements)
+        elements.append(Element(here, {}, (), ()))
+        attributes, text, fragments = {}, [], []
+        for child in node.children():
+            if isinstance(child, Nodes.AttributeNode):
+                value = _part(child.attribute_value())
+                attributes[child.attribute_name().string()] = () if value is None else (value,)
+            elif isinstance(child, Nodes.OpenStartElementNode):
+                visit(child, here)
+            elif isinstance(child, _SUBSTITUTIONS) and child.type() == BXML:
+                fragments.append(child.index())
+            elif (part := _part(child)) is not None:
+                text.append(part)
+        elements[slot] = Element(here, attributes, tuple(text), tuple(fragments))
+
+    for child in template.children():
+        if isinstance(child, Nodes.OpenStartElementNode):
+            visit(child, ())
+    return elements
+
+
+_SUBSTITUTIONS = (Nodes.NormalSubstitutionNode, Nodes.ConditionalSubstitutionNode)
+
+
 def _part(node: Nodes.BXmlNode) -> int | str | None:
-    if isinstance(node, (Nodes.NormalSubstitutionNode, Nodes.ConditionalSubstitutionNode)):
+    if isinstance(node, _SUBSTITUTIONS):
         return node.index()
     if isinstance(node, Nodes.ValueNode):
         return node.value().string()
@@ -303,201 +444,207 @@ def _part(node: Nodes.BXmlNode) -> int | str | None:
     return None
 
 
-class _Names(dict):
-    """A chunk's name strings, read at the offset asked for: the chunk header's string table is
-    only an index, and in a chunk whose header was zeroed it is empty."""
+def _inline_elements(data: bytes, pos: int, end: int) -> list[Element]:
+    """The elements of a fragment written without a template (Windows Event Forwarding does
+    this).
 
-    def __init__(self, chunk: ChunkHeader):
-        super().__init__()
-        self._chunk = chunk
+    python-evtx cannot read these: their element headers lack the two-byte dependency
+    identifier that template elements carry. All values are literal, so this reads only what
+    such fragments hold: elements, attributes, values and character references.
+    """
+    elements: list[Element] = []
+    open_elements: list[tuple[int, tuple[str, ...], dict, list]] = []
+    attribute: str | None = None
+    while pos < end:
+        token = data[pos]
+        kind = token & 0x0F
+        if kind == 0x0F:                                     # fragment header
+            pos += 4
+        elif kind == 0x01:                                   # element start
+            name, pos = _name(data, _U32.unpack_from(data, pos + 5)[0], pos + 9)
+            pos += 4 if token & 0x40 else 0                  # size of the attribute list
+            path = (*open_elements[-1][1], name) if open_elements else (name,)
+            open_elements.append((len(elements), path, {}, []))
+            elements.append(Element(path, {}, (), ()))
+        elif kind == 0x06:                                   # attribute
+            attribute, pos = _name(data, _U32.unpack_from(data, pos + 1)[0], pos + 5)
+        elif kind in (0x05, 0x08):                           # value, character reference
+            text, pos = _inline_value(data, pos) if kind == 0x05 else (
+                chr(_U16.unpack_from(data, pos + 1)[0]), pos + 3)
+            _, _, attributes, own = open_elements[-1]
+            if attribute is not None:
+                attributes[attribute], attribute = (text,), None
+            else:
+                own.append(text)
+        elif kind == 0x02:                                   # end of the start tag
+            attribute, pos = None, pos + 1
+        elif kind in (0x03, 0x04):                           # element end
+            slot, path, attributes, own = open_elements.pop()
+            elements[slot] = Element(path, attributes, tuple(own), ())
+            pos += 1
+        elif kind == 0x00:
+            break
+        else:
+            raise RecordDamage("record with unreadable XML")
+    return elements
 
-    def __missing__(self, offset: int) -> Nodes.NameStringNode:
-        node = Nodes.NameStringNode(self._chunk._buf, offset, self._chunk, self._chunk)
-        self[offset] = node
-        return node
+
+def _name(data: bytes, offset: int, pos: int) -> tuple[str, int]:
+    """A name string at `offset`; when it is defined right here, `pos` moves past it."""
+    length = _U16.unpack_from(data, offset + 6)[0]
+    name = data[offset + 8:offset + 8 + 2 * length].decode("utf-16-le")
+    return name, (offset + 10 + 2 * length if offset == pos else pos)
 
 
-class _Chunk(ChunkHeader):
-    """python-evtx's chunk over one chunk's bytes, with names resolved by offset."""
-
-    def _load_strings(self) -> None:
-        if self._strings is None:
-            self._strings = _Names(self)
-
-    def strings(self) -> _Names:
-        self._load_strings()
-        return self._strings
+def _inline_value(data: bytes, pos: int) -> tuple[str, int]:
+    value_type = data[pos + 1]
+    if value_type in (0x01, 0x02):                           # counted string
+        count = _U16.unpack_from(data, pos + 2)[0] * (2 if value_type == 0x01 else 1)
+        return render_value(value_type, data[pos + 4:pos + 4 + count]), pos + 4 + count
+    size = _FIXED_SIZES.get(value_type)
+    if size is None:
+        raise RecordDamage("record with unreadable XML")
+    return render_value(value_type, data[pos + 2:pos + 2 + size]), pos + 2 + size
 
 
 # ---------------------------------------------------------------- records
 
-class ChunkReader:
-    """Reads the records of one chunk: where its values are, its EventID, and for the few
-    free/busy candidates every field exops keeps."""
+class Values(NamedTuple):
+    """A fragment's plan and where its substitution values are."""
 
-    def __init__(self, chunk: bytes, templates: TemplateCache):
-        self._chunk = chunk
+    plan: TemplatePlan
+    start: int                        # offset of the first value
+    sizes: tuple[int, ...]
+    types: tuple[int, ...]
+    end: int                          # values never reach past the record
+
+
+class ChunkReader:
+    """Reads the records of one chunk: their EventID, and for the few free/busy candidates
+    every field exops keeps."""
+
+    def __init__(self, data: bytes, templates: TemplateCache):
+        self._data = data
         self._templates = templates
-        self._plans: dict[int, TemplatePlan] = {}
-        self._parsed: _Chunk | None = None
+        self._plans: dict[tuple[int, tuple[str, ...]], TemplatePlan] = {}
+        self._chunk: _Chunk | None = None            # python-evtx's view, made when needed
 
     def event_id(self, record: Record) -> int:
-        plan, values, sizes, types = self._locate(record)
-        index = plan.event_id_index
-        if index is not None and index < len(types) and types[index] == 0x06:
-            start = values + sum(sizes[:index])
-            if start + 2 > record.offset + record.size:
+        values = self._fragment(record.offset + 24, record.offset + record.size, ())
+        index = values.plan.event_id_index
+        if index is not None and index < len(values.types) and values.types[index] == 0x06:
+            start = values.start + sum(values.sizes[:index])
+            if start + 2 > values.end:
                 raise RecordDamage("record cut short")
-            return _U16.unpack_from(self._chunk, start)[0]
-        text = self._join(plan.event_id, record, values, sizes, types)
+            return _U16.unpack_from(self._data, start)[0]
         try:
-            return int(text)
+            return int(self._join(values.plan.event_id, values))
         except ValueError:
             raise RecordDamage("record without a readable EventID") from None
 
     def fields(self, record: Record) -> dict[str, Any]:
         """Everything ScanTally.add takes; broken values come out as "" rather than failing."""
-        plan, values, sizes, types = self._locate(record)
-        time = self._time(plan, record, values, sizes, types)
-        record_id = self._join(plan.record_id, record, values, sizes, types)
-        data: list[str] = []
-        for parts in plan.data:
-            data.extend(self._items(parts, record, values, sizes, types))
+        values = self._fragment(record.offset + 24, record.offset + record.size, ())
+        plan = values.plan
         return {
             "event_id": self.event_id(record),
-            "provider": self._join(plan.provider, record, values, sizes, types),
-            "time": time,
-            "computer": self._join(plan.computer, record, values, sizes, types),
-            "record_id": _int(record_id, record.record_id),
-            "data": tuple(data),
-            "message": self._join(plan.message, record, values, sizes, types),
+            "provider": self._join(plan.provider, values),
+            "time": self._time(values) or filetime(record.written) or _EPOCH,
+            "computer": self._join(plan.computer, values),
+            "record_id": _int(self._join(plan.record_id, values), record.record_id),
+            "data": tuple(self._data_items(values, 0)),
+            "message": self._join(plan.message, values),
         }
 
-    # -- where things are
-
-    def _locate(self, record: Record) -> tuple[TemplatePlan, int, tuple, tuple]:
-        """(plan, offset of the first value, value sizes, value types) of a record."""
-        chunk = self._chunk
-        end = record.offset + record.size
+    def _fragment(self, pos: int, end: int, prefix: tuple[str, ...]) -> Values:
+        """The plan and value table of the BinXML fragment at `pos` (a record's, or one
+        embedded in a value)."""
+        data = self._data
         try:
-            pos = record.offset + 24
-            if chunk[pos] == 0x0F:                       # fragment header
+            if data[pos] == 0x0F:                        # fragment header
                 pos += 4
-            if chunk[pos] & 0x0F == 0x01:                # no template: forwarded events
-                return self._inline(pos), 0, (), ()
-            if chunk[pos] & 0x0F != 0x0C:
+            if data[pos] & 0x0F == 0x01:                 # no template: all values inline
+                return Values(self._inline(pos, end, prefix), 0, (), (), end)
+            if data[pos] & 0x0F != 0x0C:
                 raise RecordDamage("record without a template")
-            template_id, template_offset = _INSTANCE.unpack_from(chunk, pos + 2)
+            template_id, template_offset = _INSTANCE.unpack_from(data, pos + 2)
             if template_offset > pos:                    # defined here, inside the record
-                pos += 24 + _U32.unpack_from(chunk, template_offset + 20)[0]
+                pos += 24 + _U32.unpack_from(data, template_offset + 20)[0]
             pos += 10
-            plan = self._plans.get(template_offset) or self._load(template_offset, template_id)
-            count = _U32.unpack_from(chunk, pos)[0]
+            plan = (self._plans.get((template_offset, prefix))
+                    or self._plan(template_offset, template_id, prefix))
+            count = _U32.unpack_from(data, pos)[0]
             if count > MAX_VALUES or pos + 4 + 4 * count > end:
                 raise RecordDamage("record with a broken value table")
-            table = _VALUE_TABLES[count].unpack_from(chunk, pos + 4)
+            table = _VALUE_TABLES[count].unpack_from(data, pos + 4)
         except (struct.error, IndexError):
             raise RecordDamage("record cut short") from None
-        return plan, pos + 4 + 4 * count, table[0::2], table[1::2]
+        return Values(plan, pos + 4 + 4 * count, table[0::2], table[1::2], end)
 
-    def _load(self, offset: int, template_id: int) -> TemplatePlan:
-        """The plan of the template at `offset`, parsed with python-evtx the first time it is
-        seen in the file. When this chunk's copy is damaged, a template with the same ID from
-        another chunk stands in."""
-        cache = self._templates
-        try:
-            size = _U32.unpack_from(self._chunk, offset + 20)[0]
-            definition = self._chunk[offset + 4:offset + 24 + size]
-        except struct.error:
-            definition = b""
-        plan = cache.by_definition.get(definition) if definition else None
-        if plan is None:
-            plan = self._parse(offset)
-            if definition:
-                cache.by_definition[definition] = plan
+    def _plan(self, offset: int, template_id: int, prefix: tuple[str, ...]) -> TemplatePlan:
+        if self._chunk is None:
+            self._chunk = _Chunk(self._data)
+        plan = self._templates.plan(self._chunk, offset, prefix)
         if isinstance(plan, str):
-            if template_id not in cache.by_id:
+            borrowed = self._templates.borrow(template_id, prefix)
+            if borrowed is None:
                 raise RecordDamage(plan)
-            cache.borrowed += 1
-            return cache.by_id[template_id]
-        self._plans[offset] = plan
-        cache.by_id.setdefault(template_id, plan)
+            return borrowed
+        self._plans[offset, prefix] = plan
         return plan
 
-    def _parse(self, offset: int) -> TemplatePlan | str:
-        return self._plan_of(Nodes.TemplateNode, offset, "record whose template is unreadable")
-
-    def _inline(self, offset: int) -> TemplatePlan:
-        """A record written without a template (Windows Event Forwarding does this): its XML is
-        all literal, so it is parsed for itself, slowly, with nothing to cache."""
-        plan = self._plan_of(Nodes.RootNode, offset, "record with unreadable XML")
+    def _inline(self, pos: int, end: int, prefix: tuple[str, ...]) -> TemplatePlan:
+        """A template-less fragment's plan: parsed for itself, with nothing to cache."""
+        try:
+            plan = _plan(_inline_elements(self._data, pos, end), prefix)
+        except UnicodeDecodeError:
+            raise RecordDamage("record with a broken string") from None
+        except (struct.error, IndexError):
+            raise RecordDamage("record with unreadable XML") from None
         if isinstance(plan, str):
             raise RecordDamage(plan)
         return plan
 
-    def _plan_of(self, node_type: type, offset: int, failure: str) -> TemplatePlan | str:
-        if self._parsed is None:
-            self._parsed = _Chunk(self._chunk, 0)
-        try:
-            plan = _plan(node_type(self._chunk, offset, self._parsed, self._parsed))
-        except UnicodeDecodeError:
-            return "record with a broken string"
-        except Exception:               # python-evtx's failures on garbage are of any type
-            return failure
-        if not plan.event_id:
-            return "record without an EventID"
-        return plan
+    def _data_items(self, values: Values, depth: int) -> list[str]:
+        items: list[str] = []
+        for entry in values.plan.data:
+            if type(entry) is not Nested:
+                if text := self._join(entry, values):
+                    items.append(text)
+                continue
+            index = entry.index
+            if index >= len(values.types) or values.types[index] != BXML or depth >= MAX_NESTING:
+                continue
+            start = values.start + sum(values.sizes[:index])
+            try:
+                inner = self._fragment(start, min(start + values.sizes[index], values.end),
+                                       entry.path)
+            except RecordDamage:
+                continue
+            items.extend(self._data_items(inner, depth + 1))
+        return items
 
-    # -- values to text
+    def _join(self, parts: Parts, values: Values) -> str:
+        return "".join(p if type(p) is str else self._value(p, values) for p in parts).strip()
 
-    def _join(self, parts: tuple, record: Record, values: int, sizes: tuple, types: tuple) -> str:
-        return "".join(p if type(p) is str else self._value(p, record, values, sizes, types)
-                       for p in parts).strip()
-
-    def _items(self, parts: tuple, record: Record, values: int, sizes: tuple,
-               types: tuple) -> list[str]:
-        """A data element's text; an embedded BinXML value gives one item per element inside."""
-        index = _single_index(parts)
-        if index is not None and index < len(types) and types[index] == 0x21:
-            return self._nested(index, values, sizes)
-        text = self._join(parts, record, values, sizes, types)
-        return [text] if text else []
-
-    def _value(self, index: int, record: Record, values: int, sizes: tuple, types: tuple) -> str:
-        if index >= len(types):
+    def _value(self, index: int, values: Values) -> str:
+        if index >= len(values.types):
             return ""
-        start = values + sum(sizes[:index])
-        raw = self._chunk[start:min(start + sizes[index], record.offset + record.size)]
+        start = values.start + sum(values.sizes[:index])
+        raw = self._data[start:min(start + values.sizes[index], values.end)]
         try:
-            return render_value(types[index], raw)
+            return render_value(values.types[index], raw)
         except (struct.error, ValueError, OverflowError, IndexError):
             return ""
 
-    def _nested(self, index: int, values: int, sizes: tuple) -> list[str]:
-        """Items of an embedded BinXML fragment, rendered by python-evtx (rare: UserData)."""
-        if self._parsed is None:
-            self._parsed = _Chunk(self._chunk, 0)
-        start = values + sum(sizes[:index])
-        try:
-            node = Nodes.BXmlTypeNode(self._chunk, start, self._parsed, self._parsed,
-                                      length=sizes[index])
-            root = ET.fromstring(f"<nested>{render_root_node(node.root())}</nested>")
-        except Exception:               # python-evtx's failures on garbage are of any type
-            return []
-        return [t for el in root.iter() if el is not root and el.tag.rpartition("}")[2] != "Binary"
-                and (t := "".join([el.text or "", *(c.tail or "" for c in el)]).strip())]
-
-    def _time(self, plan: TemplatePlan, record: Record, values: int, sizes: tuple,
-              types: tuple) -> datetime:
-        """TimeCreated, else the time the record was written."""
-        index = _single_index(plan.time)
-        if index is not None:
-            if index < len(types) and types[index] == 0x11 and sizes[index] == 8:
-                start = values + sum(sizes[:index])
-                if (stamp := filetime(_U64.unpack_from(self._chunk, start)[0])) is not None:
-                    return stamp
-        stamp = parse_time(self._join(plan.time, record, values, sizes, types))
-        return stamp or filetime(record.written) or _EPOCH
+    def _time(self, values: Values) -> datetime | None:
+        """TimeCreated: a FILETIME value read directly, or text in any other form."""
+        index = _single_index(values.plan.time)
+        if index is not None and index < len(values.types) and values.types[index] == 0x11:
+            start = values.start + sum(values.sizes[:index])
+            if start + 8 <= values.end:
+                return filetime(_U64.unpack_from(self._data, start)[0])
+        return parse_time(self._join(values.plan.time, values))
 
 
 # ---------------------------------------------------------------- value rendering
@@ -547,6 +694,8 @@ def _string_text(raw: bytes) -> str:
     return raw.decode("utf-16-le", "replace").rstrip("\x00")
 
 
+_FIXED_SIZES = {0x00: 0, 0x03: 1, 0x04: 1, 0x05: 2, 0x06: 2, 0x07: 4, 0x08: 4, 0x09: 8, 0x0A: 8,
+                0x0B: 4, 0x0C: 8, 0x0D: 4, 0x0F: 16, 0x11: 8, 0x12: 16, 0x14: 4, 0x15: 8}
 _INTEGERS = {0x03: "<b", 0x04: "<B", 0x05: "<h", 0x06: "<H", 0x07: "<i", 0x08: "<I",
              0x09: "<q", 0x0A: "<Q"}
 _RENDER: dict[int, Callable[[bytes], str]] = {
@@ -564,6 +713,7 @@ _RENDER: dict[int, Callable[[bytes], str]] = {
     0x13: _sid_text,
     0x14: lambda raw: hex(_U32.unpack(raw[:4])[0]),
     0x15: lambda raw: hex(_U64.unpack(raw[:8])[0]),
+    BXML: lambda raw: "",                        # read as a fragment, not as text
     0x81: lambda raw: ",".join(s for s in _string_text(raw).split("\x00")),
 }
 

@@ -137,7 +137,9 @@ class ExopsApp(App):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen([
+                ("Everywhere", list(self.BINDINGS)), ("Overview", list(CheckRow.BINDINGS)),
+                ("Findings", list(FindingsScreen.BINDINGS)), ("Export", list(ExportScreen.BINDINGS))]))
 
     # ------------------------------------------------------------ export
 

@@ -1,0 +1,202 @@
+"""Findings: a filterable, sortable table, and the highlighted finding's detail and evidence below.
+
+The fix flow will start here: a FixScreen (plan preview, confirm, apply, verify) pushed for the
+highlighted finding, and a HistoryScreen for the change journal, once the remediation engine
+exists. Until then the detail pane lists the suggested commands and `c` copies the first one.
+"""
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.events import Resize
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Label
+
+from exops.model import Finding
+from exops.tui.session import Session
+from exops.tui.widgets.finding_detail import FindingDetail
+from exops.tui.widgets.finding_filter import SEVERITY_KEYS, FindingFilter, SeverityChips
+from exops.tui.widgets.severity import severity_style
+
+COLUMNS = {"severity": "Severity", "id": "ID", "target": "Target", "summary": "Summary"}
+
+
+def column_widths(total: int, findings: list[Finding]) -> dict[str, int]:
+    """Severity and ID fit their text, the target gets up to 40% of what is left, the summary the rest."""
+    usable = max(40, total - 2 - 2 * len(COLUMNS))  # scrollbar, one cell of padding each side
+    id_width = min(18, max((len(f.check_id) for f in findings), default=2))
+    severity = 8
+    room = usable - severity - id_width
+    target = min(max((len(f.target) for f in findings), default=6), max(12, room * 2 // 5))
+    return {"severity": severity, "id": id_width, "target": target,
+            "summary": max(10, room - target)}
+
+
+def cut(text: str, width: int, style=None) -> Text:
+    out = Text(text, style=style or "", no_wrap=True, overflow="ellipsis")
+    out.truncate(width, overflow="ellipsis")
+    return out
+
+
+class FindingsScreen(Screen):
+    TITLE = "Findings"
+    BINDINGS = [
+        Binding("slash", "focus_filter", "Filter", id="exops.findings.filter", key_display="/"),
+        Binding("s", "cycle_sort", "Sort", id="exops.findings.sort"),
+        Binding("c", "copy_fix", "Copy fix", id="exops.findings.copy_fix"),
+        Binding("escape", "back", "Back", id="exops.findings.back", show=False),
+        *(Binding(key, f"toggle_severity('{severity.value}')", f"Show/hide {severity.value}",
+                  id=f"exops.findings.severity.{severity.value}", show=False)
+          for key, severity in SEVERITY_KEYS.items()),
+        Binding("0", "all_severities", "Show every severity", id="exops.findings.severity.all",
+                show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filter = FindingFilter()
+        self.findings: tuple[Finding, ...] = ()
+        self.rows: list[Finding] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="≡")
+        with Horizontal(id="filter-bar"):
+            yield Label("Filter", id="filter-label")
+            yield Input(placeholder="ID, target or summary", id="filter", compact=True)
+            yield SeverityChips(id="severity-chips")
+        yield DataTable(id="findings-table", cursor_type="row", zebra_stripes=True)
+        yield FindingDetail(id="finding-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#finding-detail").border_title = "Detail"
+        self.watch(self.app, "session", self.show, init=True)
+        self.query_one(DataTable).focus()
+
+    def show(self, session: Session) -> None:
+        findings = session.report.findings if session.report else ()
+        if findings is not self.findings or not self.rows:
+            self.findings = findings
+            self.refill()
+
+    def shown_findings(self) -> tuple[Finding, ...] | None:
+        """The findings the filter shows, or None when nothing is filtered out (for export)."""
+        return tuple(self.rows) if self.filter.active else None
+
+    # ------------------------------------------------------------ table
+
+    def refill(self) -> None:
+        table = self.query_one(DataTable)
+        keep = self.highlighted()
+        self.rows = self.filter.apply(self.findings)
+        widths = column_widths(table.size.width or self.app.size.width, self.rows)
+        table.clear(columns=True)
+        for key, label in COLUMNS.items():
+            marker = " ▾" if key == self.filter.sort else ""
+            table.add_column(label + marker, key=key, width=widths[key])
+        for index, finding in enumerate(self.rows):
+            table.add_row(cut(finding.severity.value, widths["severity"],
+                              severity_style(self.app, finding.severity)),
+                          cut(finding.check_id, widths["id"], "bold"),
+                          cut(finding.target, widths["target"]),
+                          cut(finding.summary, widths["summary"]), key=str(index))
+        counts = {s.value: sum(f.severity is s for f in self.findings) for s in SEVERITY_KEYS.values()}
+        self.query_one(SeverityChips).show(counts, self.filter.hidden)
+        if keep in self.rows:
+            table.move_cursor(row=self.rows.index(keep), animate=False)
+        self.show_detail()
+
+    def highlighted(self) -> Finding | None:
+        table = self.query_one(DataTable)
+        if not self.rows or table.cursor_row is None or table.cursor_row >= len(self.rows):
+            return None
+        return self.rows[table.cursor_row]
+
+    def show_detail(self) -> None:
+        detail = self.query_one(FindingDetail)
+        session = self.app.session
+        if session.report is None:
+            detail.show(None, "The checks are still running…" if session.busy
+                        else session.error or "No report yet.")
+        elif not self.findings:
+            detail.show(None, "The checks found nothing to report.")
+        elif not self.rows:
+            detail.show(None, "No finding matches the filter (0 shows every severity, "
+                              "escape clears the text).")
+        else:
+            detail.show(self.highlighted())
+        self.refresh_bindings()
+
+    def on_resize(self, event: Resize) -> None:
+        self.call_after_refresh(self.refill)
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self) -> None:
+        self.show_detail()
+
+    @on(DataTable.RowSelected)
+    def _selected(self) -> None:
+        """Enter on a finding: its detail fills the screen, focused for scrolling."""
+        detail = self.query_one(FindingDetail)
+        self.maximize(detail)
+        detail.focus()
+
+    @on(DataTable.HeaderSelected)
+    def _sort_by_header(self, event: DataTable.HeaderSelected) -> None:
+        self.filter = FindingFilter(self.filter.text, self.filter.hidden, str(event.column_key.value))
+        self.refill()
+
+    # ------------------------------------------------------------ filter
+
+    @on(Input.Changed, "#filter")
+    def _filter_typed(self, event: Input.Changed) -> None:
+        self.filter = FindingFilter(event.value, self.filter.hidden, self.filter.sort)
+        self.refill()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self.query_one(DataTable).focus()
+
+    def action_focus_filter(self) -> None:
+        self.minimize()
+        self.query_one("#filter", Input).focus()
+
+    def action_toggle_severity(self, value: str) -> None:
+        self.filter = self.filter.toggled(next(s for s in SEVERITY_KEYS.values() if s.value == value))
+        self.refill()
+
+    def action_all_severities(self) -> None:
+        self.filter = FindingFilter(self.filter.text, frozenset(), self.filter.sort)
+        self.refill()
+
+    def action_cycle_sort(self) -> None:
+        self.filter = self.filter.next_sort()
+        self.refill()
+        self.notify(f"Sorted by {self.filter.sort}", timeout=2)
+
+    def action_back(self) -> None:
+        """Escape unwinds one step: the maximized detail, then the filter text."""
+        filter_input = self.query_one("#filter", Input)
+        if self.maximized is not None:
+            self.minimize()
+            self.query_one(DataTable).focus()
+        elif filter_input.has_focus or filter_input.value:
+            filter_input.value = ""
+            self.query_one(DataTable).focus()
+
+    def action_copy_fix(self) -> None:
+        finding = self.highlighted()
+        if finding is None or not finding.fixes:
+            self.notify("This finding has no suggested fix.", severity="warning", timeout=3)
+            return
+        self.app.copy_to_clipboard(finding.fixes[0])
+        self.notify(finding.fixes[0], title="Copied to the clipboard", timeout=4)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "copy_fix":
+            finding = self.highlighted()
+            return True if finding is not None and finding.fixes else None
+        return True

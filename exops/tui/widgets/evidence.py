@@ -1,0 +1,164 @@
+"""Evidence laid out for reading: event excerpts as a table per event group, directory entries
+with their attributes, command output as-is.
+
+Event evidence from the checks carries `dns` and `message`; older producers and the report tests
+use `dn` and `excerpt`: both are read. Kinds this module does not know show as key/value pairs,
+so a new evidence kind is never hidden.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from itertools import groupby
+from typing import Any
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from exops.model import Evidence
+
+
+@dataclass(frozen=True)
+class Palette:
+    """Theme colours resolved for rich renderables."""
+
+    muted: str
+    accent: str
+    heading: str
+
+
+def when(value: Any) -> str:
+    """An event time as UTC `YYYY-MM-DD HH:MM:SS`; what cannot be parsed is shown as it is."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc)
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return "" if value is None else str(value)
+
+
+def shown(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(shown(v) for v in value)
+    return str(value)
+
+
+def event_dns(data: dict[str, Any]) -> str:
+    return shown(data.get("dns") or data.get("dn"))
+
+
+def summary_line(evidence: tuple[Evidence, ...]) -> str:
+    kinds: dict[str, int] = {}
+    for ev in evidence:
+        kinds[ev.kind] = kinds.get(ev.kind, 0) + 1
+    names = {"event": ("event", "events"), "directory": ("directory entry", "directory entries"),
+             "text": ("output", "outputs")}
+    parts = []
+    for kind, count in kinds.items():
+        one, many = names.get(kind, (kind, kind))
+        parts.append(f"{count} {one if count == 1 else many}")
+    return " · ".join(parts)
+
+
+def evidence_renderables(evidence: tuple[Evidence, ...], palette: Palette) -> Iterator[RenderableType]:
+    """Runs of the same kind are laid out together, in the order the check gave them."""
+    for kind, run in groupby(evidence, key=lambda ev: ev.kind):
+        items = list(run)
+        if kind == "event":
+            yield from _events(items, palette)
+        elif kind == "directory":
+            yield from _directory(items, palette)
+        elif kind == "text":
+            yield from (_text(ev, palette) for ev in items)
+        else:
+            yield from (_fields(ev, palette) for ev in items)
+
+
+def _events(items: list[Evidence], palette: Palette) -> Iterator[RenderableType]:
+    def group_key(ev: Evidence) -> tuple:
+        d = ev.data
+        return (d.get("event_id"), d.get("provider"), d.get("computer"), d.get("count"),
+                d.get("first_seen"), d.get("last_seen"))
+
+    for (event_id, provider, computer, count, first, last), run in groupby(items, key=group_key):
+        examples = list(run)
+        caption = Text.assemble((f"Event {event_id or '?'}", "bold"), f" · {provider or 'unknown provider'}",
+                                f" · {computer or 'unknown server'}", style=palette.heading)
+        if count:
+            caption.append(f"  {count:,} logged, {when(first)} → {when(last)} UTC", style=palette.muted)
+            if len(examples) < count:
+                caption.append(f"; {len(examples)} shown", style=palette.muted)
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=True,
+                      header_style=f"bold {palette.muted}")
+        table.add_column("Time (UTC)", no_wrap=True)
+        table.add_column("Record", justify="right", no_wrap=True, style=palette.muted)
+        table.add_column("DN and message", ratio=1)
+        for ev in examples:
+            d = ev.data
+            body = Text(event_dns(d), style="bold")
+            if d.get("error_code"):
+                body.append(f"  error {d['error_code']}", style=palette.accent)
+            message = shown(d.get("message") or d.get("excerpt")).strip()
+            if message:
+                body.append("\n" + message, style=palette.muted)
+            table.add_row(when(d.get("time")), shown(d.get("record_id")), body)
+        yield Group(caption, table)
+
+
+def _directory(items: list[Evidence], palette: Palette) -> Iterator[RenderableType]:
+    def attribute_names(ev: Evidence) -> tuple[str, ...]:
+        return tuple((ev.data.get("attributes") or {}).keys())
+
+    for names, run in groupby(items, key=attribute_names):
+        entries = list(run)
+        if len(entries) == 1:
+            yield _entry(entries[0], palette)
+            continue
+        kinds = sorted({shown(e.data.get("kind")) for e in entries} - {""})
+        caption = Text.assemble(("Directory", "bold"), f" · {len(entries)} entries",
+                                f" ({', '.join(kinds)})" if kinds else "", style=palette.heading)
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=True,
+                      header_style=f"bold {palette.muted}")
+        table.add_column("distinguishedName", ratio=1)
+        for name in names:
+            table.add_column(name, ratio=1)
+        for entry in entries:
+            attributes = entry.data.get("attributes") or {}
+            table.add_row(shown(entry.data.get("dn")) or entry.title,
+                          *(shown(attributes.get(n)) for n in names))
+        yield Group(caption, table)
+
+
+def _entry(ev: Evidence, palette: Palette) -> RenderableType:
+    caption = Text.assemble(("Directory", "bold"), " · ", shown(ev.data.get("dn")) or ev.title,
+                            style=palette.heading)
+    return Group(caption, _pairs((ev.data.get("attributes") or {}).items(), palette))
+
+
+def _text(ev: Evidence, palette: Palette) -> RenderableType:
+    body = Text(shown(ev.data.get("text")).rstrip())
+    return Panel(body, title=Text(ev.title, style="bold"), title_align="left",
+                 border_style=palette.muted, box=box.ROUNDED)
+
+
+def _fields(ev: Evidence, palette: Palette) -> RenderableType:
+    return Group(Text(ev.title, style=f"bold {palette.heading}"), _pairs(ev.data.items(), palette))
+
+
+def _pairs(pairs: Iterable[tuple[str, Any]], palette: Palette) -> Table:
+    table = Table.grid(padding=(0, 2), expand=True)
+    table.add_column(style=palette.muted, no_wrap=True)
+    table.add_column(ratio=1)
+    for name, value in pairs:
+        table.add_row(name, "—" if value in (None, "") else shown(value))
+    return table
