@@ -1,0 +1,54 @@
+"""The command palette: every exops action that fits the screen it was opened on.
+
+Commands are read from the bindings (ids `exops.*`) of the screen and the app, so a new binding is
+in the palette without being listed twice; actions the screen refuses (`check_action`) are left
+out. Exporting in a given format and opening one check's findings are added by name.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import partial
+
+from textual.actions import parse
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.dom import DOMNode
+
+from exops.tui.screens.export import FORMAT_NAMES
+
+Command = tuple[str, str, Callable[[], object]]
+
+
+def binding_commands(node: DOMNode) -> Iterator[Command]:
+    for binding in node.BINDINGS:
+        if not isinstance(binding, Binding) or not (binding.id or "").startswith("exops."):
+            continue
+        _, name, params = parse(binding.action)
+        if node.check_action(name, params) is False:
+            continue
+        key = node.app.get_key_display(binding)
+        yield (binding.description or name, f"key {key}",
+               partial(node.app.run_action, binding.action, node))
+
+
+class TriageCommands(Provider):
+    def commands(self) -> list[Command]:
+        app = self.app
+        out = [*binding_commands(self.screen), *binding_commands(app)]
+        if getattr(app, "session", None) is not None and app.session.report is not None:
+            out += [(f"Export as {name}", f"write the report as {fmt}",
+                     partial(app.action_export, fmt)) for fmt, name in FORMAT_NAMES.items()]
+        for check in getattr(app, "session", None).checks if hasattr(app, "session") else ():
+            out.append((f"Findings of {check.id}", check.title, partial(app.open_findings, check.id)))
+        return out
+
+    async def discover(self) -> Hits:
+        for name, help_text, run in self.commands():
+            yield DiscoveryHit(name, run, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, help_text, run in self.commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), run, help=help_text)
