@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import mmap
+import re
 import struct
 import threading
 import zlib
@@ -38,11 +39,13 @@ MIN_RECORD = 28                      # header, an empty fragment and the trailin
 MAX_VALUES = 0x1000
 MAX_NESTING = 8
 BXML = 0x21                          # value type of an embedded BinXML fragment
+STRINGS = 0x81                       # value type of an array of UTF-16 strings
 
 _FILE_HEADER = struct.Struct("<8sQQQIHHHH")     # magic .. chunk count (REFERENCE.md 4)
 _CHUNK_HEADER = struct.Struct("<8sQQQQIII")     # magic, record numbers/ids, header size, offsets
 _RECORD_HEADER = struct.Struct("<4sIQQ")        # magic, size, record id, FILETIME written
 _U16, _U32, _U64 = struct.Struct("<H"), struct.Struct("<I"), struct.Struct("<Q")
+_I32 = struct.Struct("<i")
 _INSTANCE = struct.Struct("<II")               # template id, template offset
 _EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
 
@@ -609,8 +612,7 @@ class ChunkReader:
         items: list[str] = []
         for entry in values.plan.data:
             if type(entry) is not Nested:
-                if text := self._join(entry, values):
-                    items.append(text)
+                items.extend(self._items(entry, values))
                 continue
             index = entry.index
             if index >= len(values.types) or values.types[index] != BXML or depth >= MAX_NESTING:
@@ -624,8 +626,16 @@ class ChunkReader:
             items.extend(self._data_items(inner, depth + 1))
         return items
 
+    def _items(self, parts: Parts, values: Values) -> list[str]:
+        """A data element's text; a string array value is rendered as one element per string."""
+        index = _single_index(parts)
+        if index is not None and index < len(values.types) and values.types[index] == STRINGS:
+            return [t for s in self._value(index, values).split("\x00") if (t := _xml_text(s))]
+        text = self._join(parts, values)
+        return [text] if text else []
+
     def _join(self, parts: Parts, values: Values) -> str:
-        return "".join(p if type(p) is str else self._value(p, values) for p in parts).strip()
+        return _xml_text("".join(p if type(p) is str else self._value(p, values) for p in parts))
 
     def _value(self, index: int, values: Values) -> str:
         if index >= len(values.types):
@@ -648,6 +658,12 @@ class ChunkReader:
 
 
 # ---------------------------------------------------------------- value rendering
+
+def _xml_text(text: str) -> str:
+    """Text as an XML parser hands it back (line ends normalised), stripped, so that values
+    read here equal those the Rust backend renders to XML and eventxml parses."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").strip()
+
 
 def _int(text: str, default: int) -> int:
     try:
@@ -691,9 +707,14 @@ def _guid_text(raw: bytes) -> str:
 
 
 def _string_text(raw: bytes) -> str:
-    return raw.decode("utf-16-le", "replace").rstrip("\x00")
+    """UTF-16 without its trailing NULs; unpaired surrogates are dropped, as the Rust parser
+    drops them."""
+    text = raw[:len(raw) & ~1].decode("utf-16-le", "surrogatepass").rstrip("\x00")
+    return _SURROGATE.sub("", text)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_BOOLEANS = {0: "false", 1: "true"}      # other values are written as numbers, as Rust does
 _FIXED_SIZES = {0x00: 0, 0x03: 1, 0x04: 1, 0x05: 2, 0x06: 2, 0x07: 4, 0x08: 4, 0x09: 8, 0x0A: 8,
                 0x0B: 4, 0x0C: 8, 0x0D: 4, 0x0F: 16, 0x11: 8, 0x12: 16, 0x14: 4, 0x15: 8}
 _INTEGERS = {0x03: "<b", 0x04: "<B", 0x05: "<h", 0x06: "<H", 0x07: "<i", 0x08: "<I",
@@ -704,7 +725,7 @@ _RENDER: dict[int, Callable[[bytes], str]] = {
     0x02: lambda raw: raw.decode("cp1252", "replace").rstrip("\x00"),
     0x0B: lambda raw: repr(struct.unpack("<f", raw[:4])[0]),
     0x0C: lambda raw: repr(struct.unpack("<d", raw[:8])[0]),
-    0x0D: lambda raw: "true" if _U32.unpack(raw[:4])[0] else "false",
+    0x0D: lambda raw: _BOOLEANS.get(v := _I32.unpack(raw[:4])[0], str(v)),
     0x0E: lambda raw: raw.hex().upper(),
     0x0F: _guid_text,
     0x10: lambda raw: hex(int.from_bytes(raw, "little")),
@@ -714,7 +735,7 @@ _RENDER: dict[int, Callable[[bytes], str]] = {
     0x14: lambda raw: hex(_U32.unpack(raw[:4])[0]),
     0x15: lambda raw: hex(_U64.unpack(raw[:8])[0]),
     BXML: lambda raw: "",                        # read as a fragment, not as text
-    0x81: lambda raw: ",".join(s for s in _string_text(raw).split("\x00")),
+    STRINGS: lambda raw: _string_text(raw),      # split into items by the reader
 }
 
 

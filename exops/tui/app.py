@@ -14,6 +14,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.content import Content
 from textual.reactive import reactive
+from textual.widgets import Input
 from textual.worker import get_current_worker
 
 from exops.tui import messages, session as steps
@@ -126,10 +127,13 @@ class ExopsApp(App):
         self.refresh_bindings()
 
     @on(CheckRow.Chosen)
-    def show_check(self, message: CheckRow.Chosen) -> None:
-        """From the overview: a check's findings, filtered to its ID."""
+    def _check_chosen(self, message: CheckRow.Chosen) -> None:
+        self.open_findings(message.check_id)
+
+    def open_findings(self, check_id: str) -> None:
+        """The findings screen, filtered to one check's ID."""
         self.action_go("findings")
-        self.screen.query_one("#filter").value = message.check_id
+        self.screen.query_one("#filter", Input).value = check_id
 
     def action_rerun(self) -> None:
         self.start_triage()

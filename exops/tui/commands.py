@@ -34,12 +34,13 @@ def binding_commands(node: DOMNode) -> Iterator[Command]:
 class TriageCommands(Provider):
     def commands(self) -> list[Command]:
         app = self.app
+        session = app.session  # type: ignore[attr-defined]  (the provider is ExopsApp's)
         out = [*binding_commands(self.screen), *binding_commands(app)]
-        if getattr(app, "session", None) is not None and app.session.report is not None:
+        if session.report is not None:
             out += [(f"Export as {name}", f"write the report as {fmt}",
                      partial(app.action_export, fmt)) for fmt, name in FORMAT_NAMES.items()]
-        for check in getattr(app, "session", None).checks if hasattr(app, "session") else ():
-            out.append((f"Findings of {check.id}", check.title, partial(app.open_findings, check.id)))
+        out += [(f"Findings of {check.id}", check.title, partial(app.open_findings, check.id))
+                for check in session.checks]
         return out
 
     async def discover(self) -> Hits:
