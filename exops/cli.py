@@ -158,6 +158,26 @@ def check_command(ctx, bundle, evtx, ldif, only, fmt, output) -> None:
     sys.exit(report.worst.exit_code)
 
 
+@cli.command()
+@click.option("-o", "--output", required=True, type=click.Path(),
+              help="Bundle to write: a folder, or a .zip to send to someone.")
+@click.option("--evtx", "evtx", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Also pack this exported event log; repeat for more.")
+@click.pass_context
+@friendly(exit_code=1)
+def collect(ctx, output: str, evtx: tuple[str, ...]) -> None:
+    """Collect the live environment into an evidence bundle that `exops check --bundle` and
+    `exops tui --bundle` read anywhere, no servers needed. Holds no passwords."""
+    from exops.collect import live_facts
+    from exops.sources.bundle import write_bundle
+    with error_console.status("collecting from the directory..."):
+        facts, source = live_facts(ctx.obj.get("config_path"))
+    path = write_bundle(output, directory=facts.directory, logs=evtx, source=source)
+    d = facts.directory
+    click.echo(f"wrote {path}: {len(d.admin_groups)} administrative groups, {len(d.servers)} servers, "
+               f"{d.recipients_scanned} recipients, {len(evtx)} logs")
+
+
 @cli.command("checks")
 def list_checks() -> None:
     """List every check with its ID, area and title (plugins included)."""

@@ -176,3 +176,26 @@ def test_killed_run_is_recovered_by_undo_or_rerun(lab, fault):
         assert undo.returncode == 0 and read_ag(dc) is not None
     else:
         assert undo.returncode == 0 and read_ag(dc) is None
+
+
+def test_collect_writes_a_bundle_the_checks_read_offline(lab, tmp_path):
+    dc, env = lab
+    bundle = tmp_path / "evidence.zip"
+    out = exops(env, "collect", "-o", str(bundle), check=0)
+    assert "555 recipients" in out.stdout
+    assert dc.admin_password.encode() not in bundle.read_bytes()
+    offline = exops({k: v for k, v in env.items() if k != "EXOPS_CONFIG"}, "check", "--bundle", str(bundle),
+                    "--only", "FB-ORPHAN-DN", "--format", "json")
+    assert offline.returncode == 2
+    assert json.loads(offline.stdout)["findings"][0]["target"] == ORPHAN
+
+
+def test_plain_ldap_works_only_when_insecure_is_said(lab, tmp_path):
+    dc, env = lab
+    config = tmp_path / "plain.yaml"
+    config.write_text(f"directory:\n  url: {dc.url_ldap}\n  user: {dc.admin_user}\n"
+                      "  password_env: EXOPS_LDAP_PASSWORD\n")
+    refused = exops({**env, "EXOPS_CONFIG": str(config)}, "check", check=3)
+    assert "insecure: true" in refused.stderr
+    config.write_text(config.read_text() + "  insecure: true\n")
+    assert exops({**env, "EXOPS_CONFIG": str(config)}, "check", "--only", "FB-ORPHAN-DN").returncode == 2
