@@ -15,6 +15,8 @@ from rich.table import Table
 from exops.facts import LogScan, to_data
 
 console = Console(highlight=False)
+if not console.is_terminal:  # files and pipes: wide enough that DNs and summaries stay on one line
+    console = Console(highlight=False, width=160)
 error_console = Console(stderr=True, highlight=False)
 
 

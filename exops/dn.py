@@ -9,9 +9,13 @@ import re
 
 # /o=<org>/ou=<ag> at the start of a value; org and AG names may hold spaces and most punctuation.
 _PREFIX = re.compile(r"^/o=(?P<org>[^/]+)/ou=(?P<ag>[^/]+)", re.IGNORECASE)
-# The same, anywhere in free text (event messages, data items).
-_IN_TEXT = re.compile(r"/o=[^/\r\n\"<>]+?/ou=[^/\r\n\"<>]+?(?=/cn=|[\"<>\r\n]|\s*$|\.\s|,\s|\s(?:was|is|does|could|cannot|on|for|in)\b)",
-                      re.IGNORECASE)
+# The same, anywhere in free text (event messages). Where an AG name ends in a sentence is a
+# guess: at a path, quote, line or sentence end, or before a word that starts a clause.
+_CLAUSE = ("because|could|cannot|can|was|were|is|are|does|did|do|has|had|have|will|would|"
+           "should|may|might|must|not|on|in|at|from|to|with|by|which|that|when|while|after|"
+           "before|since|until|as|if")
+_IN_TEXT = re.compile(r"/o=[^/\r\n\"<>]+?/ou=[^/\r\n\"<>]+?"
+                      rf"(?=/|[\"<>\r\n]|\s*$|[.;:]\s|,\s|\s(?:{_CLAUSE})\b)", re.IGNORECASE)
 EX_FOLDER = "EX:"
 MODERN_AG = "Exchange Administrative Group (FYDIBOHF23SPDLT)"
 
@@ -54,6 +58,26 @@ def prefixes_in_text(text: str) -> list[str]:
         if prefix and fold(prefix) not in seen:
             seen[fold(prefix)] = prefix
     return list(seen.values())
+
+
+def prefixes_named(texts: list[str] | tuple[str, ...]) -> list[str]:
+    """The `/o=.../ou=...` values a set of event data items and messages name.
+
+    An item that is itself a legacyExchangeDN is exact; a value found inside a sentence is a
+    guess, kept only when it is not an exact value with words run on after it.
+    """
+    exact: dict[str, str] = {}
+    for text in texts:
+        prefix = admin_group_prefix(text) if text.strip().lower().startswith("/o=") else None
+        if prefix:
+            exact.setdefault(fold(prefix), prefix)
+    found = dict(exact)
+    for text in texts:
+        for prefix in prefixes_in_text(text):
+            key = fold(prefix)
+            if key not in found and not any(key.startswith(e + " ") for e in exact):
+                found[key] = prefix
+    return list(found.values())
 
 
 def rdn_value(dn: str) -> str:

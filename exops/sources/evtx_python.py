@@ -170,10 +170,10 @@ def walk_chunk(chunk: bytes) -> ChunkWalk:
         _, _, _, first, last, _, _, free = _CHUNK_HEADER.unpack_from(chunk, 0)
         end = free if RECORDS_START <= free <= len(chunk) else len(chunk)
         walk.checksum_ok = _checksums_match(chunk, end)
-    elif any(chunk):
+    elif chunk.count(0) != len(chunk):
         first = last = 0
         end = len(chunk)
-        walk.damage["chunk with bad magic (zeroed)" if not any(chunk[:8])
+        walk.damage["chunk with bad magic (zeroed)" if chunk[:8] == bytes(8)
                     else "chunk with bad magic"] += 1
     else:
         return walk                                  # never used: not damage

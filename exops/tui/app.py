@@ -26,6 +26,7 @@ from exops.tui.screens.overview import OverviewScreen
 from exops.tui.screens.timeline import TimelineScreen
 from exops.tui.session import Session, TriageCancelled
 from exops.tui.widgets.checks import CheckRow
+from exops.tui.widgets.severity import severity_variables
 
 SCREENS_BY_MODE = {"overview": OverviewScreen, "findings": FindingsScreen,
                    "timeline": TimelineScreen}
@@ -59,6 +60,10 @@ class ExopsApp(App):
     def format_title(self, title: str, sub_title: str) -> Content:
         return Content.assemble(("exops", "bold"), "  ", title, ("  ·  ", "dim"),
                                 (sub_title or self.session.source, "dim"))
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return {**super().get_theme_variable_defaults(),
+                **severity_variables(self.current_theme.dark)}
 
     def on_mount(self) -> None:
         self.start_triage()

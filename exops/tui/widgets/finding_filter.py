@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 from exops.dn import fold
 from exops.model import Finding, Severity
-from exops.tui.widgets.severity import THEME_VARIABLE
+from exops.tui.widgets.severity import variable
 
 SEVERITY_KEYS = {"1": Severity.CRITICAL, "2": Severity.WARNING, "3": Severity.INFO,
                  "4": Severity.OK, "5": Severity.UNKNOWN}
@@ -61,6 +61,6 @@ class SeverityChips(Static):
             if severity is Severity.UNKNOWN and not count:
                 continue
             style = ("$text-muted strike" if severity in hidden
-                     else f"${THEME_VARIABLE[severity]}" + (" bold" if count else ""))
+                     else f"${variable(severity)}" + (" bold" if count else ""))
             parts.append(Content.assemble((key, "$text-muted"), " ", (f"{severity.value} {count}", style)))
         self.update(Content("  ").join(parts))

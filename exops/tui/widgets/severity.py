@@ -1,13 +1,15 @@
 """Severity colours and the counts tiles: the one place that decides how a severity looks.
 
-Colours come from the theme (critical = $error, warning = $warning, ...) so a finding reads the
-same in every widget and follows the user's theme; rich renderables get them resolved to styles.
+Severities get their own CSS variables ($sev-critical ...), defined for dark and light themes
+(`severity_variables`, installed by the app), because theme accents are not chosen to say
+"broken" or "healthy". Rich renderables get the same colours through `theme_colour`.
 """
 from __future__ import annotations
 
 from rich.style import Style
 from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.color import Color
 from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Label
@@ -15,30 +17,42 @@ from textual.widgets import Label
 from exops.model import Severity
 
 WORST_FIRST = (Severity.CRITICAL, Severity.UNKNOWN, Severity.WARNING, Severity.INFO, Severity.OK)
-THEME_VARIABLE = {Severity.CRITICAL: "error", Severity.UNKNOWN: "secondary",
-                  Severity.WARNING: "warning", Severity.INFO: "primary", Severity.OK: "success"}
-FALLBACK = {"error": "#e05252", "secondary": "#a08cd8", "warning": "#f0b030",
-            "primary": "#4a9eda", "success": "#50b060", "text-muted": "#888888"}
+COLOURS = {  # (dark theme, light theme)
+    Severity.CRITICAL: ("#ff5f5f", "#c00018"),
+    Severity.WARNING: ("#ffb000", "#a05a00"),
+    Severity.INFO: ("#5fafff", "#0058c0"),
+    Severity.OK: ("#5fd787", "#00784a"),
+    Severity.UNKNOWN: ("#d08cff", "#8000b0"),
+}
 
 
-def theme_colour(app: App, variable: str) -> str:
-    return app.theme_variables.get(variable) or FALLBACK.get(variable, "default")
+def variable(severity: Severity) -> str:
+    return f"sev-{severity.value}"
+
+
+def severity_variables(dark: bool) -> dict[str, str]:
+    return {variable(s): pair[0 if dark else 1] for s, pair in COLOURS.items()}
+
+
+def theme_colour(app: App, name: str) -> str:
+    """A theme variable as a colour rich understands; `auto N%` (muted text) is blended for real."""
+    value = app.theme_variables.get(name, "")
+    background = Color.parse(app.theme_variables.get("background", "#121212"))
+    if value.startswith("auto"):
+        alpha = float(value.split()[1].rstrip("%")) / 100 if " " in value else 1.0
+        return (background + background.get_contrast_text(alpha)).hex
+    try:
+        return Color.parse(value).hex
+    except Exception:  # a theme with a value rich cannot use: fall back to plain text
+        return background.get_contrast_text(0.87).hex
 
 
 def severity_style(app: App, severity: Severity) -> Style:
-    return Style(color=theme_colour(app, THEME_VARIABLE[severity]),
-                 bold=severity is Severity.CRITICAL)
+    return Style(color=theme_colour(app, variable(severity)), bold=severity is Severity.CRITICAL)
 
 
 def severity_text(app: App, severity: Severity) -> Text:
-    """The severity's name in its colour, for tables."""
     return Text(severity.value, style=severity_style(app, severity))
-
-
-def severity_badge(severity: Severity) -> Content:
-    """` CRITICAL ` on the severity's colour, for headings."""
-    variable = THEME_VARIABLE[severity]
-    return Content.styled(f" {severity.value.upper()} ", f"bold $text on ${variable}")
 
 
 class SeverityTiles(Widget):
@@ -56,6 +70,6 @@ class SeverityTiles(Widget):
             count = None if counts is None else counts.get(severity.value, 0)
             tile = self.query_one(f"#tile-{severity.value}", Label)
             tile.display = severity is not Severity.UNKNOWN or bool(count)
-            style = f"bold ${THEME_VARIABLE[severity]}" if count else "$text-muted"
+            style = f"bold ${variable(severity)}" if count else "$text-muted"
             tile.update(Content.assemble((f"{'–' if count is None else count:>3} ", style),
                                          (severity.value, style)))
