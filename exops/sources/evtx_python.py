@@ -207,7 +207,8 @@ def _count_lost(walk: ChunkWalk, first: int, last: int) -> None:
     expected = last - first + 1
     if not 0 < expected <= CHUNK_SIZE // MIN_RECORD:
         return
-    lost = expected - len(walk.records) - sum(walk.damage.values())
+    found = sum(first <= record.record_id <= last for record in walk.records)
+    lost = expected - found - sum(walk.damage.values())
     if lost > 0:
         walk.damage["record lost in a damaged part of a chunk"] += lost
 
