@@ -37,7 +37,9 @@ ORPHAN_SHARE = 10     # one user in ten still carries the old AG in its legacyEx
 
 def bench_scenario(users: int):
     """litware's organisation with `users` mailboxes, written where the lab cache lives."""
-    raw = yaml.safe_load(load_scenario("litware").path.read_text())
+    litware = yaml.safe_load(load_scenario("litware").path.read_text())
+    # Only what the directory needs, so that edits elsewhere in litware keep the cached DC valid.
+    raw = {key: litware[key] for key in ("domain", "organization", "site", "admin_groups")}
     orphans = users // ORPHAN_SHARE
     raw["name"] = f"bench-{users}"
     raw["recipients"] = [
@@ -47,7 +49,6 @@ def bench_scenario(users: int):
          "kind": "mailbox", "home_mdb": "MDB02",
          "legacy_prefix": "/o=EUROPE/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)"},
     ]
-    raw.pop("events", None)
     path = cache_root() / "bench-scenarios" / raw["name"] / "scenario.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(raw, sort_keys=False)

@@ -14,8 +14,10 @@ _PREFIX = re.compile(r"^/o=(?P<org>[^/]+)/ou=(?P<ag>[^/]+)", re.IGNORECASE)
 _CLAUSE = ("because|could|cannot|can|was|were|is|are|does|did|do|has|had|have|will|would|"
            "should|may|might|must|not|on|in|at|from|to|with|by|which|that|when|while|after|"
            "before|since|until|as|if")
-_IN_TEXT = re.compile(r"/o=[^/\r\n\"<>]+?/ou=[^/\r\n\"<>]+?"
-                      rf"(?=/|[\"<>\r\n]|\s*$|[.;:]\s|,\s|\s(?:{_CLAUSE})\b)", re.IGNORECASE)
+# An AG name may hold balanced parentheses ("(FYDIBOHF23SPDLT)"); an unbalanced ")" closes the
+# text around it, as in "legacyExchangeDN (/o=.../ou=...)".
+_IN_TEXT = re.compile(r"/o=[^/\r\n\t\"<>]+?/ou=(?:[^/\r\n\t\"<>()]|\([^/\r\n\t\"<>()]*\))+?"
+                      rf"(?=/|[\"<>\r\n\t)]|\s*$|[.;:]\s|,\s|\s(?:{_CLAUSE})\b)", re.IGNORECASE)
 EX_FOLDER = "EX:"
 MODERN_AG = "Exchange Administrative Group (FYDIBOHF23SPDLT)"
 

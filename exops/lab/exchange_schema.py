@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from ldap3 import BASE, LEVEL, MODIFY_ADD, MODIFY_REPLACE, Connection
 
 EXAMPLE_ARC = "1.3.6.1.4.1.32473"
-DN_OBJECT_CLASS = b"\x2b\x0c\x02\x87\x73\x1c\x00\x85\x4a"   # oMObjectClass of DN syntax (1.3.12.2.1011.28.0.714)
+# oMObjectClass of the DN syntax: 1.3.12.2.1011.28.0.714, BER-encoded.
+DN_OBJECT_CLASS = b"\x2b\x0c\x02\x87\x73\x1c\x00\x85\x4a"
 
 # attributeSyntax, oMSyntax
 DN, UNICODE, OCTETS, INTEGER = ("2.5.5.1", 127), ("2.5.5.12", 64), ("2.5.5.10", 4), ("2.5.5.9", 2)
@@ -142,7 +143,8 @@ def _present(conn: Connection, schema_dn: str) -> set[str]:
     wanted = [a.name for a in ATTRIBUTES] + [c.name for c in CLASSES]
     query = "(|" + "".join(f"(lDAPDisplayName={n})" for n in wanted) + ")"
     conn.search(schema_dn, query, LEVEL, attributes=["lDAPDisplayName"])
-    return {e["attributes"]["lDAPDisplayName"][0].lower() for e in conn.response if e["type"] == "searchResEntry"}
+    return {e["attributes"]["lDAPDisplayName"][0].lower()
+            for e in conn.response if e["type"] == "searchResEntry"}
 
 
 def _attribute_entry(attr: AttributeDef) -> dict:

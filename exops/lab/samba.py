@@ -19,12 +19,12 @@ validate `ldaps://127.0.0.N` against `RunningDC.ca_file` with ordinary hostname 
 
 No orphans: an owned DC reads its stdin from a pipe held by this process; Samba in interactive
 mode exits when that pipe closes, so even a killed test run takes its DCs with it. Owned DCs are
-also stopped (SIGTERM to the process group) by a finalizer and at interpreter exit. A detached DC
-(`exops lab up`) is stopped later by `stop_detached`, which checks the pid's start time first.
+also stopped (SIGTERM to the process group) by a finalizer, which runs at interpreter exit too.
+A detached DC (`exops lab up`) is stopped later by `stop_detached`, which checks the pid's start
+time first.
 """
 from __future__ import annotations
 
-import atexit
 import datetime
 import fcntl
 import hashlib
@@ -300,9 +300,6 @@ def _port_free(address: str, port: int) -> bool:
 
 # ---------------------------------------------------------------- running a DC
 
-_OWNED: weakref.WeakSet[SambaDC] = weakref.WeakSet()
-
-
 class SambaDC:
     """One DC directory; `start()` runs Samba on a claimed loopback address, `stop()` ends it."""
 
@@ -335,9 +332,8 @@ class SambaDC:
                            "samba-ad-provision ldb-tools)") from None
         finally:
             log.close()
-        if not detached:
+        if not detached:     # runs on stop(), on garbage collection and at interpreter exit
             self._finalizer = weakref.finalize(self, _terminate, self._proc, self._claim)
-            _OWNED.add(self)
         try:
             _wait_for_ldap(self._proc, address, timeout, self.target)
         except LabError:
@@ -361,7 +357,6 @@ class SambaDC:
         elif self._proc is not None:
             _terminate(self._proc, self._claim, timeout)
         self._proc, self._claim, self.running = None, None, None
-        _OWNED.discard(self)
 
     def __enter__(self) -> RunningDC:
         return self.start()
@@ -391,12 +386,6 @@ def _signal_group(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
     except ProcessLookupError:
         pass
-
-
-@atexit.register
-def _stop_owned() -> None:
-    for dc in list(_OWNED):
-        dc.stop()
 
 
 def _wait_for_ldap(proc: subprocess.Popen, address: str, timeout: float, target: Path) -> None:
@@ -554,6 +543,6 @@ def start_lab_dc(scenario: Scenario, workdir: Path | None = None, *, detached: b
     return dc
 
 
-__all__ = ["LAB_ADMIN_PASSWORD", "DCInfo", "admin_connection", "LabError", "RunningDC", "SambaDC", "cache_root",
-           "fresh_copy", "golden_dc", "golden_key", "issue_ca", "issue_server_certificate",
+__all__ = ["LAB_ADMIN_PASSWORD", "DCInfo", "LabError", "RunningDC", "SambaDC", "admin_connection",
+           "cache_root", "fresh_copy", "golden_dc", "golden_key", "issue_ca", "issue_server_certificate",
            "provision", "start_lab_dc", "stop_detached", "write_config"]

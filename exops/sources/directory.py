@@ -146,20 +146,21 @@ class DirectorySource:
                 f"{self.settings.url}: plain LDAP sends the password in clear text; use ldaps://, "
                 "start_tls: true, or set insecure: true to allow it")
         conn = self._new_connection()
-        with self.directory_errors():
-            conn.open()
-            if self.scheme == "ldap" and self.settings.start_tls:
-                conn.start_tls()
-            if not conn.bind():
-                raise self._bind_error(conn)
+        try:
+            with self.directory_errors():
+                conn.open()
+                if self.scheme == "ldap" and self.settings.start_tls:
+                    conn.start_tls()
+                if not conn.bind():
+                    raise self._bind_error(conn)
+        except DirectoryError:
+            _quietly_unbind(conn)
+            raise
         self._conn = conn
 
     def close(self) -> None:
         if self._conn is not None:
-            try:
-                self._conn.unbind()
-            except (lx.LDAPException, OSError):
-                pass
+            _quietly_unbind(self._conn)
             self._conn = None
 
     def _new_connection(self) -> Connection:
@@ -167,8 +168,8 @@ class DirectorySource:
         server = Server(self.host, port=self.port, use_ssl=self.scheme == "ldaps",
                         tls=self._tls(), connect_timeout=s.timeout, get_info=NONE)
         # ldap3 packs receive_timeout into SO_RCVTIMEO as whole seconds.
-        options = dict(receive_timeout=max(1, math.ceil(s.timeout)), auto_referrals=False, raise_exceptions=False,
-                       check_names=False, read_only=False, auto_range=True)
+        options = dict(receive_timeout=max(1, math.ceil(s.timeout)), auto_referrals=False,
+                       raise_exceptions=False, check_names=False, read_only=False)
         if s.auth == "kerberos":
             try:
                 import gssapi  # noqa: F401  (ldap3 needs it for SASL GSSAPI)
@@ -182,7 +183,8 @@ class DirectorySource:
             return _lean(Connection(server, authentication=NTLM, user=s.user,
                                     password=self._password, **options))
         if s.user and not self._password:
-            raise DirectoryAuthFailed(f"no password for {s.user} (set ${s.password_env or 'EXOPS_LDAP_PASSWORD'})")
+            raise DirectoryAuthFailed(
+                f"no password for {s.user} (set ${s.password_env or 'EXOPS_LDAP_PASSWORD'})")
         return _lean(Connection(server, authentication=SIMPLE if s.user else None, user=s.user,
                                 password=self._password, **options))
 
@@ -257,7 +259,8 @@ class DirectorySource:
     def _tls_error(self, exc: Exception) -> DirectoryTLSError:
         ca = self.settings.ca_file or "the system trust store"
         names = _certificate_names(self.host, self.port, self.scheme == "ldaps", self.settings.timeout)
-        shown = f"the server's certificate names {names}" if names else "the server's certificate could not be read"
+        shown = (f"the server's certificate names {names}" if names
+                 else "the server's certificate could not be read")
         reason = "untrusted certificate" if "verify failed" in str(exc).lower() else (
             "certificate does not match the host" if "match" in str(exc).lower() else _short(exc))
         return DirectoryTLSError(f"{self.settings.url}: TLS failed ({reason}) validating against {ca}; "
@@ -304,7 +307,7 @@ class DirectorySource:
         while True:
             if cancel is not None and cancel():
                 raise DirectoryCancelled(f"{phase}: cancelled after {entries} entries")
-            with self.directory_errors():
+            with self.directory_errors(), _lean_entries(conn):
                 conn.search(base, filter, scope, attributes=list(attributes),
                             paged_size=paged, paged_cookie=cookie)
             result = conn.result or {}
@@ -315,7 +318,8 @@ class DirectorySource:
                 raise ReferralError(f"{self.settings.url}: {base} is not held by this server; it "
                                     f"refers to {', '.join(result.get('referrals') or ['another server'])}")
             if desc == "timeLimitExceeded":
-                raise DirectoryTimeout(f"{self.settings.url}: the server's time limit ended the search of {base}")
+                raise DirectoryTimeout(
+                    f"{self.settings.url}: the server's time limit ended the search of {base}")
             if desc not in ("success", "sizeLimitExceeded"):
                 raise DirectoryError(f"{self.settings.url}: search of {base} failed: {desc} "
                                      f"{(result.get('message') or '').strip()}".strip())
@@ -374,17 +378,20 @@ class DirectorySource:
 
 
 class _LeanSyncStrategy(SyncStrategy):
-    """ldap3's synchronous strategy, decoding search entries once, the way exops reads them.
+    """ldap3's synchronous strategy that, inside `_lean_entries`, decodes search entries once.
 
     ldap3 turns every entry into both `raw_attributes` and formatted `attributes` (with a
-    configuration lookup per value): two thirds of the client's time in a large scan. Here a
-    searchResEntry becomes {"type", "dn", "attributes"} with lower-case attribute names and
+    configuration lookup per value): two thirds of the client's time in a large scan. In lean
+    mode a searchResEntry becomes {"type", "dn", "attributes"} with lower-case attribute names and
     values as str (bytes when not UTF-8: GUIDs, SIDs). Relies on ldap3 2.9's fast-decoder
-    message layout (`decode_response_fast`); any other message goes through ldap3 unchanged.
+    message layout (`decode_response_fast`). Outside lean mode (writers using `connection`) and
+    for every other message, ldap3 decodes as usual.
     """
 
+    lean = False
+
     def decode_response_fast(self, ldap_message):
-        if ldap_message["protocolOp"] != 4:
+        if not self.lean or ldap_message["protocolOp"] != 4:
             return super().decode_response_fast(ldap_message)
         payload = ldap_message["payload"]
         attributes = {}
@@ -405,11 +412,32 @@ def _lean(conn: Connection) -> Connection:
     return conn
 
 
+@contextmanager
+def _lean_entries(conn: Connection) -> Iterator[None]:
+    """Lean decoding for one search; ldap3's empty-attribute and range post-processing need
+    `raw_attributes`, so they are off meanwhile (exops reads absent attributes with .get, and
+    none of its attributes are long enough for ranged retrieval)."""
+    saved = conn.empty_attributes, conn.auto_range
+    conn.strategy.lean, conn.empty_attributes, conn.auto_range = True, False, False
+    try:
+        yield
+    finally:
+        conn.strategy.lean = False
+        conn.empty_attributes, conn.auto_range = saved
+
+
 def _text(value: bytes):
     try:
         return value.decode("utf-8")
     except UnicodeDecodeError:
         return bytes(value)
+
+
+def _quietly_unbind(conn: Connection) -> None:
+    try:
+        conn.unbind()
+    except (lx.LDAPException, OSError):
+        pass
 
 
 def _short(exc: Exception) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
-from exops.dn import fold, prefixes_in_text
+from exops.dn import fold, prefixes_named
 from exops.facts import EventGroup, FreeBusyEvent, LogScan
 
 # 14031 FreeBusy Assistant (folder of an AG missing), 8207 MSExchangeFBPublish (publishing failed),
@@ -143,7 +143,7 @@ class ScanTally:
         if not provider.casefold().startswith(PROVIDER_PREFIX):
             return
         texts = (*data, message)
-        dns = _unique_prefixes(texts)
+        dns = tuple(prefixes_named(texts))
         codes = [m.group(0).lower() for t in texts for m in _ERROR_CODE.finditer(t)]
         event = FreeBusyEvent(event_id=event_id, provider=provider, time=time, computer=computer,
                               record_id=record_id, dns=dns, error_code=codes[0] if codes else None,
@@ -157,15 +157,6 @@ class ScanTally:
         return LogScan(path=self.source, backend=backend, records_read=self.records_read,
                        skipped=dict(sorted(self.skipped.items())), groups=groups,
                        notes=tuple(self.notes))
-
-
-def _unique_prefixes(texts: Iterable[str]) -> tuple[str, ...]:
-    """Every /o=.../ou=... the texts name, first spelling kept, compared case-insensitively."""
-    seen: dict[str, str] = {}
-    for text in texts:
-        for prefix in prefixes_in_text(text):
-            seen.setdefault(fold(prefix), prefix)
-    return tuple(seen.values())
 
 
 class _Group:

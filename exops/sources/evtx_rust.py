@@ -43,19 +43,21 @@ def scan(path: Path, tally: ScanTally, cancel: threading.Event | None,
 def read_chunk(chunk: bytes, walk: ChunkWalk, reader: ChunkReader, tally: ScanTally) -> None:
     rendered = _render(chunk, len(walk.records)) if walk.header_ok else {}
     wanted = tally.event_ids
+    event_id = _EVENT_ID.search
     read = 0
     for record in walk.records:
-        xml = rendered.pop(record.record_id, None)
-        if xml is None:
+        _, _, record_id, written = record
+        xml = rendered.pop(record_id, None)
+        match = event_id(xml) if xml is not None else None
+        if match is None:               # not decoded, or decoded without an EventID
             read += read_record(reader, record, tally)
             continue
         read += 1
-        match = _EVENT_ID.search(xml)
-        if match and int(match[1]) in wanted:
+        if int(match[1]) in wanted:
             fields = fields_from_string(xml) or reader.fields(record)
-            fields["time"] = fields["time"] or filetime(record.written)
+            fields["time"] = fields["time"] or filetime(written)
             if fields["record_id"] is None:
-                fields["record_id"] = record.record_id
+                fields["record_id"] = record_id
             tally.add(**fields)
     tally.records_read += read
 

@@ -13,6 +13,7 @@ from textual import on, work
 from textual.app import App
 from textual.binding import Binding
 from textual.content import Content
+from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Input
 from textual.worker import get_current_worker
@@ -68,6 +69,9 @@ class ExopsApp(App):
     def on_mount(self) -> None:
         self.start_triage()
 
+    def watch_session(self) -> None:
+        self.refresh_bindings()  # export is offered once there is a report
+
     # ------------------------------------------------------------ the triage worker
 
     def start_triage(self) -> None:
@@ -77,16 +81,19 @@ class ExopsApp(App):
     @work(thread=True, exclusive=True, group="triage", exit_on_error=False)
     def triage(self) -> None:
         """Plan the checks, read the evidence, run the checks: each step posts what it learnt."""
-        worker, post = get_current_worker(), self.post_message
+        worker, session = get_current_worker(), self.session
+
+        def post(message: Message) -> None:
+            if not worker.is_cancelled:  # a restarted triage must not hear from the old one
+                self.post_message(message)
+
         try:
             specs = steps.plan_checks()
             post(messages.ChecksPlanned(specs))
-            facts, source = steps.load_facts(self.session, lambda text: post(messages.Activity(text)),
+            facts, source = steps.load_facts(session, lambda text: post(messages.Activity(text)),
                                              lambda: worker.is_cancelled)
-            origin = steps.bundle_origin(self.session.bundle) if self.session.bundle else ""
-            post(messages.FactsLoaded(facts, origin))
-            report = steps.run(facts, source, specs,
-                               lambda event: post(messages.CheckUpdate(event)))
+            post(messages.FactsLoaded(facts, steps.bundle_origin(session.bundle) if session.bundle else ""))
+            report = steps.run(facts, source, specs, lambda event: post(messages.CheckUpdate(event)))
         except TriageCancelled:
             return
         except steps.user_errors() as exc:
@@ -96,8 +103,7 @@ class ExopsApp(App):
             post(messages.TriageFailed(f"internal error: {type(exc).__name__}: {exc} (run "
                                        "`exops --debug check` on the same input for the traceback)"))
             return
-        if not worker.is_cancelled:
-            post(messages.ChecksFinished(report))
+        post(messages.ChecksFinished(report))
 
     def on_checks_planned(self, message: messages.ChecksPlanned) -> None:
         self.session = replace(self.session.planned(message.specs), phase="loading")
@@ -116,7 +122,7 @@ class ExopsApp(App):
         self.session = self.session.finished(message.report)
 
     def on_triage_failed(self, message: messages.TriageFailed) -> None:
-        self.session = replace(self.session, phase="failed", error=message.error, activity="")
+        self.session = self.session.failed(message.error)
 
     # ------------------------------------------------------------ navigation
 
@@ -127,17 +133,17 @@ class ExopsApp(App):
             return None  # shown dimmed until there is something to export
         return True
 
-    def action_go(self, mode: str) -> None:
-        self.switch_mode(mode)
+    async def action_go(self, mode: str) -> None:
+        await self.switch_mode(mode)
         self.refresh_bindings()
 
     @on(CheckRow.Chosen)
-    def _check_chosen(self, message: CheckRow.Chosen) -> None:
-        self.open_findings(message.check_id)
+    async def _check_chosen(self, message: CheckRow.Chosen) -> None:
+        await self.open_findings(message.check_id)
 
-    def open_findings(self, check_id: str) -> None:
+    async def open_findings(self, check_id: str) -> None:
         """The findings screen, filtered to one check's ID."""
-        self.action_go("findings")
+        await self.action_go("findings")
         self.screen.query_one("#filter", Input).value = check_id
 
     def action_rerun(self) -> None:
@@ -189,7 +195,8 @@ class ExopsApp(App):
 
 
 def default_path(fmt: str) -> Path:
-    return Path.cwd() / f"exops-report{EXTENSIONS[fmt]}"
+    """In the working directory, shown relative: the notification gives the absolute path."""
+    return Path(f"exops-report{EXTENSIONS[fmt]}")
 
 
 def run_tui(bundle: str | None = None, config_path: str | None = None) -> None:

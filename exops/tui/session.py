@@ -92,6 +92,13 @@ class Session:
         return replace(self, phase="done", activity="", report=report, checks=checks)
 
 
+    def failed(self, error: str) -> Session:
+        """Checks that never got to run say so, instead of waiting forever."""
+        checks = tuple(replace(c, state=SKIPPED, reason="not run: the evidence could not be read")
+                       if c.state in (PENDING, RUNNING) else c for c in self.checks)
+        return replace(self, phase="failed", error=error, activity="", checks=checks)
+
+
 def _state_of(status: str) -> str:
     return {"ran": DONE, "skipped": SKIPPED, "error": ERROR}.get(status, ERROR)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import socket
 import ssl
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -110,6 +112,20 @@ def test_stop_ends_samba_and_frees_the_address(fresh_dc):
     assert not _alive(pid)
     with pytest.raises(OSError):
         socket.create_connection((address, 636), timeout=1).close()
+
+
+def test_killed_owner_takes_its_dc_along(litware_golden, tmp_path):
+    """Samba reads its stdin from a pipe the owner holds: even `kill -9` of the owner ends it."""
+    owner = ("import os, sys; from pathlib import Path; from exops.lab.samba import fresh_copy; "
+             "dc = fresh_copy(Path(sys.argv[1]), Path(sys.argv[2])); "
+             "print(dc.start().pid, flush=True); os.kill(os.getpid(), 9)")
+    done = subprocess.run([sys.executable, "-c", owner, str(litware_golden), str(tmp_path / "dc")],
+                          capture_output=True, text=True, timeout=60)
+    pid = int(done.stdout.split()[0])
+    deadline = time.monotonic() + 5
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(pid)
 
 
 def test_deleted_site_folder_server_reads_back_mangled(fresh_dc, litware):

@@ -22,17 +22,22 @@ from exops.tui.widgets.finding_filter import SEVERITY_KEYS, FindingFilter, Sever
 from exops.tui.widgets.severity import severity_style
 
 COLUMNS = {"severity": "Severity", "id": "ID", "target": "Target", "summary": "Summary"}
+WIDE = 100
 
 
 def column_widths(total: int, findings: list[Finding]) -> dict[str, int]:
-    """Severity and ID fit their text, the target gets up to 40% of what is left, the summary the rest."""
-    usable = max(40, total - 2 - 2 * len(COLUMNS))  # scrollbar, one cell of padding each side
+    """Severity and ID fit their text; below 100 columns the target takes the rest (the summary
+    is in the detail pane), above it the target gets up to half of the rest and the summary the
+    remainder."""
+    wide = total >= WIDE
+    usable = total - 3 - 2 * (4 if wide else 3)  # margins, scrollbar, a cell of padding each side
     id_width = min(18, max((len(f.check_id) for f in findings), default=2))
-    severity = 8
-    room = usable - severity - id_width
-    target = min(max((len(f.target) for f in findings), default=6), max(12, room * 2 // 5))
-    return {"severity": severity, "id": id_width, "target": target,
-            "summary": max(10, room - target)}
+    widths = {"severity": 10, "id": id_width}
+    room = max(12, usable - widths["severity"] - id_width)
+    if not wide:
+        return {**widths, "target": room}
+    target = min(max((len(f.target) for f in findings), default=6), max(12, room // 2))
+    return {**widths, "target": target, "summary": max(10, room - target)}
 
 
 def cut(text: str, width: int, style=None) -> Text:
@@ -46,7 +51,7 @@ class FindingsScreen(Screen):
     BINDINGS = [
         Binding("slash", "focus_filter", "Filter", id="exops.findings.filter", key_display="/"),
         Binding("s", "cycle_sort", "Sort", id="exops.findings.sort"),
-        Binding("c", "copy_fix", "Copy fix", id="exops.findings.copy_fix"),
+        Binding("c", "copy_fix", "Copy fix", id="exops.findings.copy_fix", show=False),
         Binding("escape", "back", "Back", id="exops.findings.back", show=False),
         *(Binding(key, f"toggle_severity('{severity.value}')", f"Show/hide {severity.value}",
                   id=f"exops.findings.severity.{severity.value}", show=False)
@@ -69,7 +74,7 @@ class FindingsScreen(Screen):
             yield SeverityChips(id="severity-chips")
         yield DataTable(id="findings-table", cursor_type="row", zebra_stripes=True)
         yield FindingDetail(id="finding-detail")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#finding-detail").border_title = "Detail"
@@ -92,17 +97,18 @@ class FindingsScreen(Screen):
         table = self.query_one(DataTable)
         keep = self.highlighted()
         self.rows = self.filter.apply(self.findings)
-        widths = column_widths(table.size.width or self.app.size.width, self.rows)
+        widths = column_widths(self.size.width or self.app.size.width, self.rows)
         table.clear(columns=True)
-        for key, label in COLUMNS.items():
+        for key, width in widths.items():
             marker = " ▾" if key == self.filter.sort else ""
-            table.add_column(label + marker, key=key, width=widths[key])
+            table.add_column(COLUMNS[key] + marker, key=key, width=width)
         for index, finding in enumerate(self.rows):
-            table.add_row(cut(finding.severity.value, widths["severity"],
-                              severity_style(self.app, finding.severity)),
-                          cut(finding.check_id, widths["id"], "bold"),
-                          cut(finding.target, widths["target"]),
-                          cut(finding.summary, widths["summary"]), key=str(index))
+            cells = {"severity": cut(finding.severity.value, widths["severity"],
+                                     severity_style(self.app, finding.severity)),
+                     "id": cut(finding.check_id, widths["id"], "bold"),
+                     "target": cut(finding.target, widths["target"]),
+                     "summary": cut(finding.summary, widths.get("summary", 0))}
+            table.add_row(*(cells[key] for key in widths), key=str(index))
         counts = {s.value: sum(f.severity is s for f in self.findings) for s in SEVERITY_KEYS.values()}
         self.query_one(SeverityChips).show(counts, self.filter.hidden)
         if keep in self.rows:
@@ -142,7 +148,7 @@ class FindingsScreen(Screen):
         """Enter on a finding: its detail fills the screen, focused for scrolling."""
         detail = self.query_one(FindingDetail)
         self.maximize(detail)
-        detail.focus()
+        self.set_focus(detail)
 
     @on(DataTable.HeaderSelected)
     def _sort_by_header(self, event: DataTable.HeaderSelected) -> None:
@@ -158,11 +164,12 @@ class FindingsScreen(Screen):
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
-        self.query_one(DataTable).focus()
+        self.set_focus(self.query_one(DataTable))
 
     def action_focus_filter(self) -> None:
+        """Focus moves now, not after a refresh: keys typed right after `/` go to the filter."""
         self.minimize()
-        self.query_one("#filter", Input).focus()
+        self.set_focus(self.query_one("#filter", Input))
 
     def action_toggle_severity(self, value: str) -> None:
         self.filter = self.filter.toggled(next(s for s in SEVERITY_KEYS.values() if s.value == value))
@@ -182,10 +189,10 @@ class FindingsScreen(Screen):
         filter_input = self.query_one("#filter", Input)
         if self.maximized is not None:
             self.minimize()
-            self.query_one(DataTable).focus()
+            self.set_focus(self.query_one(DataTable))
         elif filter_input.has_focus or filter_input.value:
             filter_input.value = ""
-            self.query_one(DataTable).focus()
+            self.set_focus(self.query_one(DataTable))
 
     def action_copy_fix(self) -> None:
         finding = self.highlighted()

@@ -7,11 +7,13 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
-SCREENS = """\
+HELP = """\
 # exops triage
 
 Read the evidence, run the checks, see what is broken and the proof for it.
+**Ctrl+P** opens the command palette: every action here, by name.
 
+{keys}
 ## Screens
 
 **Overview** · what is being triaged (a bundle or the configured environment), what was
@@ -38,8 +40,6 @@ what the filter shows.
 
 **critical** something is broken now · **warning** will break or hides a problem · **info** worth
 knowing · **ok** checked and healthy · **unknown** the check itself failed.
-
-**Ctrl+P** opens the command palette: every action here, by name.
 """
 
 
@@ -62,7 +62,7 @@ class HelpScreen(ModalScreen[None]):
         display = self.app.get_key_display
         keys = "\n".join(keys_table(title, bindings, display) for title, bindings in self.sections)
         with VerticalScroll(id="help-dialog"):
-            yield Markdown(SCREENS + "\n## Keys\n\n" + keys)
+            yield Markdown(HELP.format(keys="## Keys\n\n" + keys))
 
     def on_mount(self) -> None:
         dialog = self.query_one("#help-dialog")

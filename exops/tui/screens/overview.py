@@ -6,10 +6,10 @@ bundle or a directory.
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.markup import escape
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Header, Label, Static
 
 from exops.tui.session import Session
 from exops.tui.widgets.checks import ChecksPanel
@@ -19,7 +19,7 @@ from exops.tui.widgets.severity import SeverityTiles
 
 def status_line(session: Session) -> str:
     if session.phase == "failed":
-        return f"[$error]✖ {escape(session.error)}[/]"
+        return f"[$sev-critical]✖ {escape(session.error)}[/]"
     if session.busy:
         return f"[$accent]…[/] {escape(session.activity or 'starting')}"
     report = session.report
@@ -27,9 +27,8 @@ def status_line(session: Session) -> str:
         return ""
     worst = report.worst
     ran = sum(c.status == "ran" for c in report.checks)
-    hint = "  ·  [b]f[/b] findings   [b]t[/b] timeline   [b]e[/b] export"
     return (f"Checks finished: {ran} of {len(report.checks)} ran · worst "
-            f"[b]{worst.value}[/b] (exit {worst.exit_code}){hint}")
+            f"[b $sev-{worst.value}]{worst.value}[/] (exit {worst.exit_code})")
 
 
 class OverviewScreen(Screen):
@@ -39,11 +38,12 @@ class OverviewScreen(Screen):
         yield Header(icon="≡")
         with Horizontal(id="overview-top"):
             yield EnvironmentPanel(id="environment")
-            with Vertical(id="severity-box"):
+            with Horizontal(id="severity-box"):
+                yield Label("Findings", id="severity-label")
                 yield SeverityTiles(id="severity-tiles")
         yield ChecksPanel(id="checks")
         yield Static(id="status-line")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#environment").border_title = "Environment"

@@ -28,7 +28,7 @@ class TimelineScreen(Screen):
         yield Header(icon="≡")
         yield Static(id="timeline-legend")
         yield VerticalScroll(id="timeline-charts")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#timeline-charts").border_title = "Free/busy events per day (UTC)"
@@ -59,7 +59,7 @@ class TimelineScreen(Screen):
 
     def legend(self, days: list) -> Text:
         muted = theme_colour(self.app, "text-muted")
-        out = Text(no_wrap=True, overflow="ellipsis")
+        out = Text()
         if days:
             out.append(f"{days[0].isoformat()} → {days[-1].isoformat()}", style="bold")
             out.append(f"  {len(days)} days   ", style=muted)

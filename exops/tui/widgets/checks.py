@@ -5,6 +5,7 @@ up as its own group without touching this file; `AREA_TITLES` only spells known 
 """
 from __future__ import annotations
 
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -17,7 +18,9 @@ from exops.tui.session import DONE, ERROR, PENDING, RUNNING, SKIPPED, CheckState
 from exops.tui.widgets.severity import WORST_FIRST, severity_style, theme_colour
 
 AREA_TITLES = {"freebusy": "Free/busy", "casarray": "CAS array", "loadbalancer": "Load balancer"}
-ICONS = {PENDING: "·", RUNNING: "…", DONE: "✔", SKIPPED: "–", ERROR: "✖"}
+ICONS = {PENDING: "·", RUNNING: "…", DONE: "●", SKIPPED: "–", ERROR: "✖"}
+CLEAN = "✔"
+RESULT_WIDTH = len("nothing found")
 
 
 def area_title(area: str) -> str:
@@ -60,8 +63,12 @@ class CheckRow(Widget, can_focus=True):
     def render(self) -> Text:
         check, muted = self.check, theme_colour(self.app, "text-muted")
         result = self._result(muted)
+        result.align("right", max(RESULT_WIDTH, result.cell_len))
         line = Text(no_wrap=True, overflow="ellipsis")
-        line.append(f"{ICONS[check.state]} ", style=self._icon_style(muted))
+        icon = ICONS[check.state]
+        if check.state == DONE and self._worst() in (None, Severity.OK):
+            icon = CLEAN
+        line.append(f"{icon} ", style=self._icon_style(muted))
         line.append(f"{check.id:<{self.id_width}}  ", style="bold")
         room = max(0, self.size.width - line.cell_len - result.cell_len - 2)
         title = Text(check.title)
@@ -70,12 +77,11 @@ class CheckRow(Widget, can_focus=True):
         title.truncate(room, overflow="ellipsis", pad=True)
         return line + title + Text("  ") + result
 
-    def _icon_style(self, muted: str) -> str | object:
-        worst = self._worst()
+    def _icon_style(self, muted: str) -> Style | str:
         if self.check.state == ERROR:
             return severity_style(self.app, Severity.CRITICAL)
-        if self.check.state == DONE and worst is not None:
-            return severity_style(self.app, worst)
+        if self.check.state == DONE:
+            return severity_style(self.app, self._worst() or Severity.OK)
         return muted
 
     def _worst(self) -> Severity | None:
@@ -124,8 +130,9 @@ class ChecksPanel(VerticalScroll, can_focus=False):
         id_width = max((len(c.id) for c in checks), default=0)
         widgets: list[Widget] = []
         for area, members in areas_in_order(checks).items():
-            widgets.append(Label(Text.assemble((area_title(area), "bold"),
-                                               f"  {len(members)} checks"), classes="area-title"))
+            count = f"  {len(members)} check{'s' if len(members) > 1 else ''}"
+            widgets.append(Label(Text.assemble((area_title(area), "bold"), count),
+                                 classes="area-title"))
             widgets.extend(CheckRow(c, id_width) for c in members)
         if not checks:
             widgets.append(Label("No checks are installed.", classes="muted"))

@@ -14,13 +14,11 @@ def plural(count: int, noun: str, many: str | None = None) -> str:
     return f"{count:,} {noun if count == 1 else many or noun + 's'}"
 
 
-def directory_line(directory: DirectoryFacts) -> str:
+def organization_line(directory: DirectoryFacts) -> str:
     orgs = ", ".join(o.name for o in directory.organizations)
-    parts = [f"org {orgs}" if orgs else "",
-             plural(len(directory.admin_groups), "administrative group"),
+    parts = [orgs, plural(len(directory.admin_groups), "admin group"),
              plural(len(directory.servers), "server"),
-             plural(len(directory.public_folder_databases), "public folder DB"),
-             plural(directory.recipients_scanned, "recipient") + " scanned"]
+             plural(len(directory.public_folder_databases), "public folder DB")]
     return " · ".join(p for p in parts if p)
 
 
@@ -48,6 +46,7 @@ class EnvironmentPanel(Static):
         if facts is None and session.phase == "failed":
             pending = Text("not read", style=muted)
         directory, events = (facts.directory, facts.events) if facts else (None, None)
-        grid.add_row("Directory", directory_line(directory) if directory else pending)
+        grid.add_row("Organization", organization_line(directory) if directory else pending)
+        grid.add_row("Recipients", f"{directory.recipients_scanned:,} scanned" if directory else pending)
         grid.add_row("Event logs", logs_line(events) if events else pending)
         self.update(grid)

@@ -18,12 +18,13 @@ from exops.dn import fold
 from exops.facts import EventFacts
 from exops.tui.widgets.severity import theme_colour
 
-EVENT_MEANING = {14031: ("publish failed", "error"), 8207: ("publish error", "warning"),
-                 3047: ("folder created", "success")}
+EVENT_MEANING = {14031: ("publish failed", "sev-critical"), 8207: ("publish error", "sev-warning"),
+                 3047: ("folder created", "sev-ok")}
 ORDER = (14031, 8207, 3047)
 BLOCKS = " ▁▂▃▄▅▆▇█"
 BAR_ROWS = 3
 GUTTER = 5
+MAX_COLUMN = 10  # a day's bar and its gap, at most
 
 
 @dataclass
@@ -66,7 +67,7 @@ def buckets(days: list[date], width: int) -> tuple[list[list[date]], int]:
         return [], 1
     per_bucket = math.ceil(len(days) / width)
     grouped = [days[i:i + per_bucket] for i in range(0, len(days), per_bucket)]
-    return grouped, max(1, min(6, width // len(grouped)))
+    return grouped, max(1, min(MAX_COLUMN, width // len(grouped)))
 
 
 def bar_rows(values: list[int], rows: int) -> list[str]:
@@ -87,7 +88,7 @@ class EventChart(Widget):
 
     def render(self) -> Text:
         s, muted = self.series, theme_colour(self.app, "text-muted")
-        meaning, variable = EVENT_MEANING.get(s.event_id, ("", "primary"))
+        meaning, variable = EVENT_MEANING.get(s.event_id, ("", "sev-info"))
         colour = theme_colour(self.app, variable)
         width = self.size.width
         groups, column = buckets(self.days, width - GUTTER)
@@ -103,6 +104,8 @@ class EventChart(Widget):
                 line.append(" " * (column - bar_width))
             lines.append(line)
         lines.append(self._axis(groups, column, muted, per))
+        for line in lines:  # cut here: the widget would wrap a long line onto the next one
+            line.truncate(width, overflow="ellipsis")
         return Text("\n").join(lines)
 
     def _title(self, colour: str, muted: str, meaning: str) -> Text:

@@ -15,6 +15,7 @@ from typing import Any
 
 from rich import box
 from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -116,33 +117,16 @@ def _events(items: list[Evidence], palette: Palette) -> Iterator[RenderableType]
 
 
 def _directory(items: list[Evidence], palette: Palette) -> Iterator[RenderableType]:
-    def attribute_names(ev: Evidence) -> tuple[str, ...]:
-        return tuple((ev.data.get("attributes") or {}).keys())
-
-    for names, run in groupby(items, key=attribute_names):
-        entries = list(run)
-        if len(entries) == 1:
-            yield _entry(entries[0], palette)
-            continue
-        kinds = sorted({shown(e.data.get("kind")) for e in entries} - {""})
-        caption = Text.assemble(("Directory", "bold"), f" · {len(entries)} entries",
-                                f" ({', '.join(kinds)})" if kinds else "", style=palette.heading)
-        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=True,
-                      header_style=f"bold {palette.muted}")
-        table.add_column("distinguishedName", ratio=1)
-        for name in names:
-            table.add_column(name, ratio=1)
-        for entry in entries:
-            attributes = entry.data.get("attributes") or {}
-            table.add_row(shown(entry.data.get("dn")) or entry.title,
-                          *(shown(attributes.get(n)) for n in names))
-        yield Group(caption, table)
-
-
-def _entry(ev: Evidence, palette: Palette) -> RenderableType:
-    caption = Text.assemble(("Directory", "bold"), " · ", shown(ev.data.get("dn")) or ev.title,
-                            style=palette.heading)
-    return Group(caption, _pairs((ev.data.get("attributes") or {}).items(), palette))
+    """Each entry's DN, its attributes in a small table under it; DNs and legacyExchangeDNs are
+    too long to share a line, so they never sit side by side."""
+    kinds = sorted({shown(e.data.get("kind")) for e in items} - {""})
+    what = f"{len(items)} entr{'y' if len(items) == 1 else 'ies'}" + (f" ({', '.join(kinds)})" if kinds else "")
+    parts: list[RenderableType] = [Text.assemble(("Directory", "bold"), f" · {what}",
+                                                 style=palette.heading)]
+    for entry in items:
+        parts.append(Text(shown(entry.data.get("dn")) or entry.title, style="bold"))
+        parts.append(Padding(_pairs((entry.data.get("attributes") or {}).items(), palette), (0, 0, 0, 2)))
+    yield Group(*parts)
 
 
 def _text(ev: Evidence, palette: Palette) -> RenderableType:

@@ -54,7 +54,7 @@ class FindingDetail(VerticalScroll):
     def sections(self, finding: Finding) -> list[RenderableType]:
         palette = Palette(muted=theme_colour(self.app, "text-muted"),
                           accent=theme_colour(self.app, "accent"),
-                          heading=theme_colour(self.app, "primary"))
+                          heading=theme_colour(self.app, "text-primary"))
         severity = severity_style(self.app, finding.severity)
         head = Text.assemble((f" {finding.severity.value.upper()} ", severity + Style(reverse=True, bold=True)),
                              "  ", (finding.target, "bold"))

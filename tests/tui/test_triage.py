@@ -1,0 +1,280 @@
+"""The litware triage, driven through the TUI the way an admin would."""
+from __future__ import annotations
+
+import json
+import threading
+
+from textual.widgets import DataTable, Input
+
+from exops.model import Severity
+from exops.tui import session as steps
+from exops.tui.app import ExopsApp
+from exops.tui.commands import TriageCommands
+from exops.tui.screens.export import ExportScreen
+from exops.tui.screens.findings import FindingsScreen
+from exops.tui.screens.help import HelpScreen
+from exops.tui.screens.overview import OverviewScreen
+from exops.tui.screens.timeline import TimelineScreen
+from exops.tui.widgets.checks import CheckRow
+from exops.tui.widgets.event_chart import EventChart
+from exops.tui.widgets.finding_detail import FindingDetail
+from tests.tui.helpers import ORPHAN, plain, screen_text, settle
+
+
+def row_text(table: DataTable, row: int) -> list[str]:
+    return [cell.plain for cell in table.get_row_at(row)]
+
+
+def detail_text(screen: FindingsScreen) -> str:
+    return plain(screen.query_one("#detail-body").content)
+
+
+async def open_orphan(app: ExopsApp, pilot) -> FindingsScreen:
+    """Findings screen, filtered to FB-ORPHAN-DN by typing, the orphan highlighted."""
+    await pilot.press("f", "slash", *"FB-ORPHAN-DN", "enter")
+    await pilot.pause()
+    return app.screen
+
+
+async def test_checks_run_and_the_orphan_is_critical_on_the_overview(litware_bundle):
+    app = ExopsApp(bundle=str(litware_bundle))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, OverviewScreen)
+        assert app.session.phase == "done", app.session.error
+        rows = {row.check.id: row for row in app.screen.query(CheckRow)}
+        assert rows["FB-ORPHAN-DN"].check.state == "done"
+        text = screen_text(app)
+        assert "Free/busy" in text
+        assert "FB-ORPHAN-DN" in text and "1 critical" in text
+        assert "555 scanned" in text and "2 logs" in text and "0 skipped" in text
+        assert "worst critical (exit 2)" in text
+
+
+async def test_the_orphan_is_listed_as_critical_and_its_evidence_reads(litware_bundle):
+    app = ExopsApp(bundle=str(litware_bundle))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f")
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+        rows = [row_text(table, i) for i in range(table.row_count)]
+        assert ["critical", "FB-ORPHAN-DN", ORPHAN] == rows[[r[1] for r in rows].index("FB-ORPHAN-DN")][:3]
+        assert rows[0][0] == "critical"  # worst first
+
+        screen = await open_orphan(app, pilot)
+        assert screen.highlighted().check_id == "FB-ORPHAN-DN"
+        assert screen.highlighted().severity is Severity.CRITICAL
+        detail = detail_text(screen)
+        assert "152 mailboxes have a legacyExchangeDN under " + ORPHAN in detail
+        assert "Directory · 5 entries (mailbox)" in detail
+        assert "CN=Europe User 001,OU=Exchange Users,DC=litware,DC=com" in detail
+        assert f"{ORPHAN}/cn=Recipients/cn=eu001" in detail
+        assert "Event 14031" in detail and "Time (UTC)" in detail
+        assert 'exops fix freebusy --dn "/o=EUROPE/ou=First Administrative Group"' in detail
+        assert "Docs" in detail
+
+        await pilot.press("down", "enter")  # enter on the row: the detail takes the screen
+        await pilot.pause()
+        assert screen.maximized is screen.query_one(FindingDetail)
+        assert "152 mailboxes" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert screen.maximized is None
+
+
+async def test_filter_text_severity_keys_and_sort(litware_bundle):
+    app = ExopsApp(bundle=str(litware_bundle))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f")
+        await pilot.pause()
+        screen: FindingsScreen = app.screen
+        every = len(screen.rows)
+        await pilot.press("slash", *"other", "enter")
+        assert [f.check_id for f in screen.rows] == ["FB-ORPHAN-OTHER"]
+        await pilot.press("escape")
+        assert len(screen.rows) == every
+        await pilot.press("1")  # hide critical
+        assert screen.rows and all(f.severity is not Severity.CRITICAL for f in screen.rows)
+        await pilot.press("1", "3")  # critical back, info hidden
+        assert {f.severity for f in screen.rows} == {Severity.CRITICAL}
+        await pilot.press("0")
+        assert len(screen.rows) == every
+        await pilot.press("s")  # severity → id
+        assert [f.check_id for f in screen.rows] == sorted(f.check_id for f in screen.rows)
+        assert str(screen.query_one(DataTable).ordered_columns[1].label).startswith("ID ▾")
+
+
+async def test_enter_on_a_check_opens_its_findings(litware_bundle):
+    app = ExopsApp(bundle=str(litware_bundle))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        app.screen.query_one("#check-FB-ORPHAN-DN", CheckRow).focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, FindingsScreen)
+        assert app.screen.query_one("#filter", Input).value == "FB-ORPHAN-DN"
+        assert [f.target for f in app.screen.rows] == [ORPHAN]
+
+
+async def test_timeline_charts_14031_per_day_for_the_orphan(litware_bundle):
+    app = ExopsApp(bundle=str(litware_bundle))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("t")
+        await pilot.pause()
+        assert isinstance(app.screen, TimelineScreen)
+        charts = list(app.screen.query(EventChart))
+        orphan = [c for c in charts if c.series.event_id == 14031 and c.series.dn.casefold() == ORPHAN.casefold()]
+        assert len(orphan) == 1, [(c.series.event_id, c.series.dn) for c in charts]
+        series = orphan[0].series
+        assert sum(series.per_day.values()) == series.total > 0
+        assert set(series.per_server) == {"l12ex1.litware.com", "l12ex2.litware.com"}
+        text = screen_text(app)
+        assert "14031 publish failed" in text and "08-01" in text and "08-09" in text
+        assert "L12EX1-Application.evtx" in text
+
+
+async def test_export_writes_the_report_where_the_user_typed(litware_bundle, tmp_path):
+    app = ExopsApp(bundle=str(litware_bundle))
+    notes: list[str] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        app.notify = lambda message, **kw: notes.append(message)  # noqa: E731 (record, not show)
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, ExportScreen)
+        target = tmp_path / "litware.md"
+        app.screen.query_one("#export-path", Input).value = str(target)
+        await pilot.pause()
+        assert app.screen.fmt == "md"  # the extension chose the format
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ExportScreen)
+    assert target.is_file()
+    text = target.read_text()
+    assert "FB-ORPHAN-DN" in text and ORPHAN in text and "152 mailboxes" in text
+    assert notes and str(target) in notes[-1]
+
+
+async def test_export_only_what_the_filter_shows(litware_bundle, tmp_path):
+    app = ExopsApp(bundle=str(litware_bundle))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f", "slash", *"OTHER", "enter", "e")
+        await pilot.pause()
+        target = tmp_path / "other.json"
+        app.screen.query_one("#export-path", Input).value = str(target)
+        app.screen.query_one("#export-filtered").value = True
+        await pilot.press("enter")
+        await settle(app, pilot)
+    assert [f["id"] for f in json.loads(target.read_text())["findings"]] == ["FB-ORPHAN-OTHER"]
+
+
+async def test_export_refuses_a_missing_folder(litware_bundle, tmp_path):
+    app = ExopsApp(bundle=str(litware_bundle))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        app.screen.query_one("#export-path", Input).value = str(tmp_path / "nowhere" / "r.html")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ExportScreen)
+        assert "does not exist" in str(app.screen.query_one("#export-problem").content)
+
+
+async def test_palette_offers_every_action_that_fits_the_screen(litware_bundle):
+    app = ExopsApp(bundle=str(litware_bundle))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        names = [name for name, _, _ in TriageCommands(app.screen).commands()]
+        assert {"Findings", "Timeline", "Export", "Help", "Quit", "Re-run checks"} <= set(names)
+        assert "Overview" not in names  # we are on it
+        assert "Export as Markdown" in names and "Findings of FB-ORPHAN-DN" in names
+        await pilot.press("f")
+        await pilot.pause()
+        names = [name for name, _, _ in TriageCommands(app.screen).commands()]
+        assert {"Filter", "Sort", "Copy fix", "Show/hide critical", "Show every severity",
+                "Overview"} <= set(names)
+        run = dict((name, run) for name, _, run in TriageCommands(app.screen).commands())
+        await run["Timeline"]()
+        await pilot.pause()
+        assert isinstance(app.screen, TimelineScreen)
+
+
+async def test_palette_opens_and_runs_a_command(litware_bundle):
+    app = ExopsApp(bundle=str(litware_bundle))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Findings of FB-ORPHAN-DN")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, FindingsScreen)
+        assert [f.check_id for f in app.screen.rows] == ["FB-ORPHAN-DN"]
+
+
+async def test_help_lists_the_screens_and_keys(litware_bundle):
+    app = ExopsApp(bundle=str(litware_bundle))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        source = app.screen.query_one("Markdown")._markdown
+        for expected in ("**Overview**", "**Findings**", "**Event timeline**", "**Export**",
+                         "| / | Filter |", "| s | Sort |", "| ? | Help |", "| q | Quit |"):
+            assert expected in source
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, OverviewScreen)
+
+
+async def test_overview_appears_before_the_bundle_is_read(litware_bundle, monkeypatch):
+    """Start-up never waits for the evidence: the overview shows the planned checks at once."""
+    release = threading.Event()
+    real = steps.load_facts
+
+    def slow_load(*args, **kwargs):
+        release.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(steps, "load_facts", slow_load)
+    app = ExopsApp(bundle=str(litware_bundle))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, OverviewScreen)
+        assert app.session.phase == "loading"
+        text = screen_text(app)
+        assert "reading…" in text and "FB-ORPHAN-DN" in text and "waiting" in text
+        await pilot.press("f")  # the UI answers while the worker is blocked
+        await pilot.pause()
+        assert "still running" in screen_text(app)
+        release.set()
+        await settle(app, pilot)
+        assert app.session.phase == "done"
+        assert any(f.check_id == "FB-ORPHAN-DN" for f in app.screen.rows)
+
+
+async def test_an_unreadable_bundle_is_one_clear_line(tmp_path):
+    (tmp_path / "manifest.json").write_text("{not json")
+    app = ExopsApp(bundle=str(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert app.session.phase == "failed"
+        assert "manifest.json: not valid JSON" in screen_text(app).replace("\n", " ")
+
+
+async def test_rerun_reads_and_checks_again(litware_bundle):
+    app = ExopsApp(bundle=str(litware_bundle))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        first = app.session.report
+        await pilot.press("r")
+        await settle(app, pilot)
+        assert app.session.phase == "done" and app.session.report is not first
+        assert [f.check_id for f in app.session.report.findings] == [f.check_id for f in first.findings]
