@@ -6,6 +6,8 @@ legacyExchangeDN prefix while they stream in, so memory stays flat however large
 """
 from __future__ import annotations
 
+import bisect
+from collections import Counter
 import dataclasses
 import types
 import typing
@@ -100,7 +102,7 @@ class RecipientSummary:
     """Folds a stream of recipients into PrefixGroups without keeping the recipients."""
 
     def __init__(self, examples_per_kind: int = EXAMPLES_PER_KIND):
-        self._groups: dict[str, tuple[str, dict[str, int], list[RecipientExample]]] = {}
+        self._groups: dict[str, tuple[Counter[str], dict[str, int], list[RecipientExample]]] = {}
         self._examples_per_kind = examples_per_kind
         self.scanned = 0
 
@@ -109,14 +111,22 @@ class RecipientSummary:
         prefix = admin_group_prefix(legacy_dn) if legacy_dn else None
         if prefix is None:
             return
-        spelled, counts, examples = self._groups.setdefault(fold(prefix), (prefix, {}, []))
+        spellings, counts, examples = self._groups.setdefault(fold(prefix), (Counter(), {}, []))
+        spellings[prefix] += 1
         counts[kind] = counts.get(kind, 0) + 1
-        if counts[kind] <= self._examples_per_kind:
-            examples.append(RecipientExample(dn=dn, legacy_dn=legacy_dn, kind=kind))
+        # Keep the first examples by DN, not by arrival, so the facts do not depend on the order
+        # the directory or the export listed the recipients.
+        of_kind = [e for e in examples if e.kind == kind]
+        if len(of_kind) < self._examples_per_kind or fold(dn) < fold(of_kind[-1].dn):
+            if len(of_kind) == self._examples_per_kind:
+                examples.remove(of_kind[-1])
+            bisect.insort(examples, RecipientExample(dn=dn, legacy_dn=legacy_dn, kind=kind),
+                          key=lambda e: (e.kind, fold(e.dn)))
 
     def groups(self) -> tuple[PrefixGroup, ...]:
-        return tuple(PrefixGroup(prefix=p, counts=dict(c), examples=tuple(e))
-                     for p, c, e in sorted(self._groups.values(), key=lambda g: fold(g[0])))
+        """One group per prefix, spelled as most of its recipients spell it."""
+        return tuple(PrefixGroup(prefix=min(s, key=lambda p: (-s[p], p)), counts=dict(c), examples=tuple(e))
+                     for _, (s, c, e) in sorted(self._groups.items()))
 
 
 def recipient_kind(object_classes: list[str] | tuple[str, ...], has_mailbox: bool) -> str:

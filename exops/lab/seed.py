@@ -58,16 +58,17 @@ def seed_directory(target, scenario: Scenario, progress=None) -> SeedReport:
     started = time.monotonic()
     report = SeedReport()
     try:
-        base = scenario.base_dn
-        databases = _seed_configuration(conn, scenario, report)
-        recipients_dn = f"OU={escape_rdn(RECIPIENTS_OU)},{base}"
-        _add(conn, recipients_dn, ["top", "organizationalUnit"], {})
-        domain = scenario.realm.lower()
-        for n, recipient in enumerate(scenario.recipients(), 1):
-            dn, classes, attrs = recipient_entry(recipient, recipients_dn, domain, databases)
+        databases = scenario_databases(scenario)
+        for kind, dn, classes, attrs in configuration_entries(scenario):
             _add(conn, dn, classes, attrs)
-            report.count(recipient.kind)
-            if progress and n % 1000 == 0:
+            report.count(kind)
+        for ag_dn, db in site_folder_links(scenario, databases):
+            if not conn.modify(ag_dn, {"siteFolderServer": [(MODIFY_REPLACE, [db.dn])]}):
+                raise SeedError(f"cannot set siteFolderServer on {ag_dn}: {_why(conn)}")
+        for n, (kind, dn, classes, attrs) in enumerate(recipient_entries(scenario, databases)):
+            _add(conn, dn, classes, attrs)
+            report.count(kind)
+            if progress and n and n % 1000 == 0:
                 progress(n)
     finally:
         if own:
@@ -85,27 +86,32 @@ def _connection(target) -> tuple[Connection, bool]:
 
 # ---------------------------------------------------------------- configuration partition
 
-def _seed_configuration(conn: Connection, scenario: Scenario, report: SeedReport) -> dict[str, Database]:
+def configuration_entries(scenario: Scenario) -> Iterator[tuple[str, str, list[str], dict]]:
+    """(kind, dn, objectClasses, attributes) of the Exchange configuration tree, parents first.
+
+    siteFolderServer is not among them: AD refuses a DN-valued attribute naming an object that
+    does not exist yet, so `site_folder_links` are set once the databases are there.
+    """
     base, org = scenario.base_dn, scenario.org
-    _add(conn, exchange_dn(base), ["top", "container", "msExchConfigurationContainer"], {})
-    _add(conn, organization_dn(base, org), ["top", "container", "msExchOrganizationContainer"],
-         {"legacyExchangeDN": scenario.org_legacy_dn})
-    _add(conn, admin_groups_dn(base, org), ["top", "container", "msExchAdminGroupContainer"], {})
-    databases: dict[str, Database] = {}
+    yield "container", exchange_dn(base), ["top", "container", "msExchConfigurationContainer"], {}
+    yield "organization", organization_dn(base, org), ["top", "container", "msExchOrganizationContainer"], \
+        {"legacyExchangeDN": scenario.org_legacy_dn}
+    yield "container", admin_groups_dn(base, org), ["top", "container", "msExchAdminGroupContainer"], {}
     for ag in scenario.admin_groups:
-        for kind, dn, classes, attrs in admin_group_entries(scenario, ag):
-            _add(conn, dn, classes, attrs)
-            report.count(kind)
-        for server in ag.servers:
-            for db in server_databases(scenario, ag, server):
-                databases[db.name.casefold()] = db
+        yield from admin_group_entries(scenario, ag)
+
+
+def scenario_databases(scenario: Scenario) -> dict[str, Database]:
+    """Every database of the scenario by case-folded name."""
+    return {db.name.casefold(): db for ag in scenario.admin_groups for server in ag.servers
+            for db in server_databases(scenario, ag, server)}
+
+
+def site_folder_links(scenario: Scenario, databases: dict[str, Database]) -> Iterator[tuple[str, Database]]:
+    """(AG DN, public folder database) for each AG whose scenario names a siteFolderServer."""
     for ag in scenario.admin_groups:
         if ag.site_folder_server:
-            db = _site_folder_database(ag, databases)
-            dn = admin_group_dn(base, org, ag.name)
-            if not conn.modify(dn, {"siteFolderServer": [(MODIFY_REPLACE, [db.dn])]}):
-                raise SeedError(f"cannot set siteFolderServer on {dn}: {_why(conn)}")
-    return databases
+            yield admin_group_dn(scenario.base_dn, scenario.org, ag.name), _site_folder_database(ag, databases)
 
 
 def admin_group_entries(scenario: Scenario, ag: AdminGroup) -> Iterator[tuple[str, str, list[str], dict]]:
@@ -166,6 +172,19 @@ def _site_folder_database(ag: AdminGroup, databases: dict[str, Database]) -> Dat
 
 
 # ---------------------------------------------------------------- recipients
+
+def recipients_dn(scenario: Scenario) -> str:
+    return f"OU={escape_rdn(RECIPIENTS_OU)},{scenario.base_dn}"
+
+
+def recipient_entries(scenario: Scenario, databases: dict[str, Database]) -> Iterator[tuple[str, str, list[str], dict]]:
+    """(kind, dn, objectClasses, attributes): the recipients' OU, then every recipient, lazily."""
+    parent = recipients_dn(scenario)
+    yield "container", parent, ["top", "organizationalUnit"], {}
+    domain = scenario.realm.lower()
+    for recipient in scenario.recipients():
+        yield (recipient.kind, *recipient_entry(recipient, parent, domain, databases))
+
 
 def recipient_entry(recipient: Recipient, parent_dn: str, domain: str,
                     databases: dict[str, Database]) -> tuple[str, list[str], dict]:

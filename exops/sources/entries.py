@@ -64,12 +64,17 @@ class DirectoryFactsBuilder:
             self.recipients.add(dn, legacy_dn, recipient_kind(sorted(classes), has_mailbox))
 
     def facts(self) -> DirectoryFacts:
+        """Sorted by DN, so facts do not depend on the order a server or file returned entries."""
         return DirectoryFacts(
             source=self.source, base_dn=self.base_dn,
-            organizations=tuple(self._orgs), admin_groups=tuple(self._ags),
-            servers=tuple(self._servers), public_folder_databases=tuple(self._pf_dbs),
-            public_folder_trees=tuple(self._pf_trees),
-            containers=tuple(Container(dn=dn, object_class=cls, children=self._children[fold(dn)])
-                             for dn, cls in self._containers.items()),
+            organizations=_by_dn(self._orgs), admin_groups=_by_dn(self._ags),
+            servers=_by_dn(self._servers), public_folder_databases=_by_dn(self._pf_dbs),
+            public_folder_trees=tuple(sorted(self._pf_trees, key=fold)),
+            containers=_by_dn(Container(dn=dn, object_class=cls, children=self._children[fold(dn)])
+                              for dn, cls in self._containers.items()),
             recipient_prefixes=self.recipients.groups(),
             recipients_scanned=self.recipients.scanned)
+
+
+def _by_dn(items) -> tuple:
+    return tuple(sorted(items, key=lambda item: fold(item.dn)))

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -66,10 +67,13 @@ def terminal():
     term.tmux("new-session", "-d", "-s", term.name, "-x", "120", "-y", "40",
               "-e", "TERM=xterm-256color", "sleep 0.3; " + command)
     term.tmux("set-option", "-t", term.name, "remain-on-exit", "on")
+    socket = term.tmux("display-message", "-p", "#{socket_path}").strip()
     try:
         yield term
     finally:
         term.tmux("kill-server", check=False)
+        if socket:
+            Path(socket).unlink(missing_ok=True)
 
 
 def test_demo_shows_the_orphan_and_its_evidence_in_a_real_terminal(terminal):

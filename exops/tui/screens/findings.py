@@ -49,7 +49,10 @@ def cut(text: str, width: int, style=None) -> Text:
 class FindingsScreen(Screen):
     TITLE = "Findings"
     BINDINGS = [
-        Binding("slash", "focus_filter", "Filter", id="exops.findings.filter", key_display="/"),
+        # A priority binding: handled as it arrives, so keys typed right behind it (or pasted)
+        # already go to the filter; inside the filter, `/` is just a character (check_action).
+        Binding("slash", "focus_filter", "Filter", id="exops.findings.filter", key_display="/",
+                priority=True),
         Binding("s", "cycle_sort", "Sort", id="exops.findings.sort"),
         Binding("c", "copy_fix", "Copy fix", id="exops.findings.copy_fix", show=False),
         Binding("escape", "back", "Back", id="exops.findings.back", show=False),
@@ -167,7 +170,6 @@ class FindingsScreen(Screen):
         self.set_focus(self.query_one(DataTable))
 
     def action_focus_filter(self) -> None:
-        """Focus moves now, not after a refresh: keys typed right after `/` go to the filter."""
         self.minimize()
         self.set_focus(self.query_one("#filter", Input))
 
@@ -203,6 +205,8 @@ class FindingsScreen(Screen):
         self.notify(finding.fixes[0], title="Copied to the clipboard", timeout=4)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "focus_filter":
+            return not self.query_one("#filter", Input).has_focus
         if action == "copy_fix":
             finding = self.highlighted()
             return True if finding is not None and finding.fixes else None
