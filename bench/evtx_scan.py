@@ -107,7 +107,8 @@ def main() -> int:
     else:
         print("the Rust `evtx` package is not installed: its rows are left out\n")
 
-    print(f"| {'reader':34} | {'records':>7} | {'seconds':>7} | {'records/s':>9} | {'vs naive':>8} |")
+    print(f"| {'reader':34} | {'records':>7} | {'seconds':>7} | {'records/s':>9} "
+          f"| {'vs naive':>8} |")
     print(f"|{'-' * 36}|{'-' * 8}:|{'-' * 8}:|{'-' * 10}:|{'-' * 9}:|")
     smallest = min(files, key=lambda p: p.stat().st_size)
     naive_rate = None

@@ -5,9 +5,10 @@ so a scan never stops at the first bad record: whatever can be read is read, and
 is counted in `LogScan.skipped` under a reason a person can act on. Only a file that is not a log
 at all raises `EventLogError`.
 
-Two EVTX backends give the same `LogScan`: pure Python (always there) and the Rust-based `evtx`
-package (about ten times faster, when installed). The free/busy matching and grouping below is the
-one place that decides what a free/busy event is, whatever the backend or file format.
+Two EVTX backends give the same `LogScan`: pure Python (always there) and one built on the
+Rust-based `evtx` package (when installed): two independent decoders behind one walk of the file.
+The free/busy matching and grouping below is the one place that decides what a free/busy event
+is, whatever the backend or file format.
 """
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ def scan_log(path: str | Path, *, backend: str = "auto", cancel: threading.Event
 
     `backend` chooses the EVTX reader ("python", "rust", or "auto": Rust when importable); XML
     exports are always read with the standard library. `cancel` is checked between chunks (EVTX)
-    or 64 KiB blocks (XML), `progress(done_bytes, total_bytes)` is called as often.
+    or 64 KiB blocks (XML), `progress(done_bytes, total_bytes)` is called as often. Raises
+    EventLogError for a file that is not a log, ScanCancelled once `cancel` is set.
     """
     from exops.sources import eventxml, evtx_python
 
@@ -99,20 +101,11 @@ def _sniff(path: Path) -> str:
         raise EventLogError(f"{path}: empty file; expected an .evtx log or a wevtutil XML export")
     if head.startswith(b"ElfFile\x00"):
         return "evtx"
-    if _looks_like_xml(head):
+    from exops.sources.eventxml import looks_like_xml
+    if looks_like_xml(head):
         return "xml"
     raise EventLogError(f"{path}: not an event log; expected an .evtx file (ElfFile header) "
                         "or a wevtutil XML export (<Event> elements)")
-
-
-def _looks_like_xml(head: bytes) -> bool:
-    for bom, encoding in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"),
-                          (b"\xfe\xff", "utf-16-be")):
-        if head.startswith(bom):
-            return head[len(bom):].decode(encoding, "ignore").lstrip().startswith("<")
-    if head[1:2] == b"\x00":                       # UTF-16 LE without a BOM
-        return head.decode("utf-16-le", "ignore").lstrip().startswith("<")
-    return head.decode("latin-1").lstrip().startswith("<")
 
 
 class ScanTally:

@@ -11,6 +11,7 @@ import codecs
 import re
 import threading
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ _ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?")
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
          (codecs.BOM_UTF16_BE, "utf-16-be"))
-_DATA_SECTIONS = ("EventData", "UserData")
+DATA_SECTIONS = ("EventData", "UserData")     # where data items live, in both readers
 _UTC = timezone.utc
 
 
@@ -56,8 +57,8 @@ def event_fields(event: ET.Element) -> dict[str, Any] | None:
     event_id = _int(_text(_child(system, "EventID")))
     if event_id is None:
         return None
-    data = [item for section in event if _local(section.tag) in _DATA_SECTIONS
-            for item in data_items(section)]
+    data = [text for section in event if _local(section.tag) in DATA_SECTIONS
+            for el in section.iter() if _local(el.tag) != "Binary" and (text := _own_text(el))]
     return {
         "event_id": event_id,
         "provider": _attr(_child(system, "Provider"), "Name"),
@@ -67,11 +68,6 @@ def event_fields(event: ET.Element) -> dict[str, Any] | None:
         "data": tuple(data),
         "message": _text(_child(_child(event, "RenderingInfo"), "Message")),
     }
-
-
-def data_items(section: ET.Element) -> list[str]:
-    """The non-empty own text of `section` and every element inside it but <Binary>."""
-    return [text for el in section.iter() if _local(el.tag) != "Binary" and (text := _own_text(el))]
 
 
 def fields_from_string(xml: str) -> dict[str, Any] | None:
@@ -84,56 +80,62 @@ def fields_from_string(xml: str) -> dict[str, Any] | None:
 
 def scan(path: Path, tally: ScanTally, cancel: threading.Event | None,
          progress: Progress | None) -> None:
-    total = path.stat().st_size
     parser = ET.XMLPullParser(events=("start", "end"))
     parser.feed(f"<{_WRAPPER}>")
-    stack: list[ET.Element] = []
-    depth_in_event = 0
-    seen_event = False
-    done = 0
+    open_elements: list[ET.Element] = []
+    events = 0
+    try:
+        for text in _decoded_blocks(path, cancel, progress):
+            parser.feed(text)
+            events += _read_events(parser, open_elements, tally)
+        parser.feed(f"</{_WRAPPER}>")
+        parser.close()
+        events += _read_events(parser, open_elements, tally)
+    except ET.ParseError as exc:
+        raise EventLogError(_parse_error(path, exc)) from None
+    if not events:
+        raise EventLogError(f"{path}: XML without <Event> elements; "
+                            "expected a wevtutil export (wevtutil qe <log> /f:xml)")
+
+
+def _decoded_blocks(path: Path, cancel: threading.Event | None,
+                    progress: Progress | None) -> Iterator[str]:
+    """The export as text, 64 KiB at a time, its XML declaration blanked out: the wrapper
+    element comes first, and a declaration anywhere but at the start is an error."""
+    total = path.stat().st_size
+    decoder = None
     with path.open("rb") as stream:
-        decoder = None
         while True:
             if cancel is not None and cancel.is_set():
                 raise ScanCancelled(str(path))
             block = stream.read(BLOCK)
             if decoder is None:
                 decoder, block = _decoder(block)
-                text = _DECLARATION.sub(lambda m: "\n" * m.group(0).count("\n"),
-                                        decoder.decode(block))
+                yield _DECLARATION.sub(lambda m: "\n" * m.group(0).count("\n"),
+                                       decoder.decode(block))
             else:
-                text = decoder.decode(block, final=not block)
+                yield decoder.decode(block, final=not block)
             if not block:
-                text += f"</{_WRAPPER}>"
-            done += len(block)
-            try:
-                parser.feed(text)
-                if not block:
-                    parser.close()
-                for kind, element in parser.read_events():
-                    if kind == "start":
-                        stack.append(element)
-                        if _local(element.tag) == "Event":
-                            depth_in_event += 1
-                        continue
-                    stack.pop()
-                    if _local(element.tag) != "Event":
-                        continue
-                    depth_in_event -= 1
-                    if depth_in_event:
-                        continue
-                    seen_event = True
-                    _read_event(element, tally)
-                    stack[-1].remove(element)
-            except ET.ParseError as exc:
-                raise EventLogError(_parse_error(path, exc)) from None
+                return
             if progress is not None:
-                progress(done, total)
-            if not block:
-                break
-    if not seen_event:
-        raise EventLogError(f"{path}: XML without <Event> elements; "
-                            "expected a wevtutil export (wevtutil qe <log> /f:xml)")
+                progress(stream.tell(), total)
+
+
+def _read_events(parser: ET.XMLPullParser, open_elements: list[ET.Element],
+                 tally: ScanTally) -> int:
+    """Hand each complete outermost <Event> to the tally and drop it; returns how many."""
+    events = 0
+    for kind, element in parser.read_events():
+        if kind == "start":
+            open_elements.append(element)
+            continue
+        open_elements.pop()
+        if _local(element.tag) == "Event" and not any(
+                _local(e.tag) == "Event" for e in open_elements):
+            _read_event(element, tally)
+            open_elements[-1].remove(element)
+            events += 1
+    return events
 
 
 def _read_event(element: ET.Element, tally: ScanTally) -> None:
@@ -149,6 +151,12 @@ def _read_event(element: ET.Element, tally: ScanTally) -> None:
             fields["record_id"] = 0
         tally.add(**fields)
     tally.records_read += 1
+
+
+def looks_like_xml(head: bytes) -> bool:
+    """Whether a file starting with `head` starts with markup, in whatever encoding."""
+    decoder, head = _decoder(head)
+    return decoder.decode(head).lstrip().startswith("<")
 
 
 def _decoder(head: bytes) -> tuple[codecs.IncrementalDecoder, bytes]:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
 from exops.sources.eventlog import EventLogError, Progress, ScanCancelled, ScanTally
-from exops.sources.eventxml import parse_time
+from exops.sources.eventxml import DATA_SECTIONS, parse_time
 
 HEADER_SIZE = 0x1000
 CHUNK_SIZE = 0x10000
@@ -63,7 +63,6 @@ class _ValueTables(dict):
 
 
 _VALUE_TABLES = _ValueTables()
-_DATA_SECTIONS = ("EventData", "UserData")
 
 
 # (offset in the chunk, size, record id, FILETIME written): a plain tuple, as one is made for
@@ -212,7 +211,8 @@ def _next_record(chunk: bytes, start: int, end: int) -> int | None:
     """The next offset that holds a plausible record: magic, sane size, and its size repeated."""
     while (found := chunk.find(RECORD_MAGIC, start, end)) >= 0:
         size = _U32.unpack_from(chunk, found + 4)[0] if found + 8 <= end else 0
-        if MIN_RECORD <= size <= end - found and _U32.unpack_from(chunk, found + size - 4)[0] == size:
+        if (MIN_RECORD <= size <= end - found
+                and _U32.unpack_from(chunk, found + size - 4)[0] == size):
             return found
         start = found + 4
     return None
@@ -286,7 +286,7 @@ def _plan(elements: list[Element], prefix: tuple[str, ...]) -> TemplatePlan | st
 
     data: list[Parts | Nested] = []
     for path, element in full:
-        if len(path) > 1 and path[1] in _DATA_SECTIONS and path[-1] != "Binary" and element.text:
+        if len(path) > 1 and path[1] in DATA_SECTIONS and path[-1] != "Binary" and element.text:
             data.append(element.text)
         if len(path) < 2 or path[1] != "System":
             data.extend(Nested(index, path) for index in element.fragments)
@@ -530,7 +530,7 @@ class ChunkReader:
         return {
             "event_id": self.event_id(record),
             "provider": self._join(plan.provider, values),
-            "time": self._time(values) or filetime(written) or _EPOCH,
+            "time": self._time(values) or written_time(written),
             "computer": self._join(plan.computer, values),
             "record_id": _int(self._join(plan.record_id, values), record_id),
             "data": tuple(self._data_items(values, 0)),
@@ -648,6 +648,12 @@ def _int(text: str, default: int) -> int:
         return default
 
 
+def written_time(written: int) -> datetime:
+    """When the record was written (its header's FILETIME): the time of an event whose own
+    TimeCreated is unreadable. The FILETIME epoch if even that is out of range."""
+    return filetime(written) or _EPOCH
+
+
 def filetime(value: int) -> datetime | None:
     try:
         return _EPOCH + timedelta(microseconds=value // 10)
@@ -682,23 +688,27 @@ def _guid_text(raw: bytes) -> str:
     return f"{a:08X}-{b:04X}-{c:04X}-{tail[:4]}-{tail[4:]}"
 
 
+def _utf16(raw: bytes) -> str:
+    """UTF-16 with unpaired surrogates dropped, as the Rust parser drops them."""
+    return _SURROGATE.sub("", raw[:len(raw) & ~1].decode("utf-16-le", "surrogatepass"))
+
+
 def _string_text(raw: bytes) -> str:
-    """UTF-16 without its trailing NULs; unpaired surrogates are dropped, as the Rust parser
-    drops them."""
-    text = raw[:len(raw) & ~1].decode("utf-16-le", "surrogatepass").rstrip("\x00")
-    return _SURROGATE.sub("", text)
+    """A string value ends at its first NUL, as in the Rust parser."""
+    return _utf16(raw).partition("\x00")[0]
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _BOOLEANS = {0: "false", 1: "true"}      # other values are written as numbers, as Rust does
 _FIXED_SIZES = {0x00: 0, 0x03: 1, 0x04: 1, 0x05: 2, 0x06: 2, 0x07: 4, 0x08: 4, 0x09: 8, 0x0A: 8,
                 0x0B: 4, 0x0C: 8, 0x0D: 4, 0x0F: 16, 0x11: 8, 0x12: 16, 0x14: 4, 0x15: 8}
-_INTEGERS = {0x03: "<b", 0x04: "<B", 0x05: "<h", 0x06: "<H", 0x07: "<i", 0x08: "<I",
-             0x09: "<q", 0x0A: "<Q"}
+_INTEGERS = {value_type: struct.Struct(code) for value_type, code in (
+    (0x03, "<b"), (0x04, "<B"), (0x05, "<h"), (0x06, "<H"), (0x07, "<i"), (0x08, "<I"),
+    (0x09, "<q"), (0x0A, "<Q"))}
 _RENDER: dict[int, Callable[[bytes], str]] = {
     0x00: lambda raw: "",
     0x01: _string_text,
-    0x02: lambda raw: raw.decode("cp1252", "replace").rstrip("\x00"),
+    0x02: lambda raw: raw.decode("cp1252", "replace").partition("\x00")[0],
     0x0B: lambda raw: repr(struct.unpack("<f", raw[:4])[0]),
     0x0C: lambda raw: repr(struct.unpack("<d", raw[:8])[0]),
     0x0D: lambda raw: _BOOLEANS.get(v := _I32.unpack(raw[:4])[0], str(v)),
@@ -711,14 +721,15 @@ _RENDER: dict[int, Callable[[bytes], str]] = {
     0x14: lambda raw: hex(_U32.unpack(raw[:4])[0]),
     0x15: lambda raw: hex(_U64.unpack(raw[:8])[0]),
     BXML: lambda raw: "",                        # read as a fragment, not as text
-    STRINGS: lambda raw: _string_text(raw),      # split into items by the reader
+    STRINGS: _utf16,                             # split at each NUL by the reader
 }
 
 
 def render_value(value_type: int, raw: bytes) -> str:
     """A substitution value as text, spelled the way the Rust `evtx` package spells it, so both
     backends report the same strings."""
-    if value_type in _INTEGERS:
-        return str(struct.unpack(_INTEGERS[value_type], raw[:struct.calcsize(_INTEGERS[value_type])])[0])
+    integer = _INTEGERS.get(value_type)
+    if integer is not None:
+        return str(integer.unpack(raw[:integer.size])[0])
     render = _RENDER.get(value_type)
     return render(raw) if render else raw.hex().upper()

@@ -20,8 +20,8 @@ import evtx
 
 from exops.sources.eventlog import Progress, ScanTally
 from exops.sources.eventxml import fields_from_string
-from exops.sources.evtx_python import (HEADER_SIZE, ChunkReader, ChunkWalk, filetime,
-                                       read_record, scan_chunks)
+from exops.sources.evtx_python import (HEADER_SIZE, ChunkReader, ChunkWalk, read_record,
+                                       scan_chunks, written_time)
 
 _EVENT_ID = re.compile(r"<EventID\b[^>]*>\s*(\d+)\s*<")
 
@@ -49,13 +49,16 @@ def read_chunk(chunk: bytes, walk: ChunkWalk, reader: ChunkReader, tally: ScanTa
         _, _, record_id, written = record
         xml = rendered.pop(record_id, None)
         match = event_id(xml) if xml is not None else None
-        if match is None:               # not decoded, or decoded without an EventID
+        fields = None
+        if match is not None and int(match[1]) in wanted:
+            fields = fields_from_string(xml)
+            match = match if fields is not None else None
+        if match is None:       # not decoded, decoded without an EventID, or not well-formed
             read += read_record(reader, record, tally)
             continue
         read += 1
-        if int(match[1]) in wanted:
-            fields = fields_from_string(xml) or reader.fields(record)
-            fields["time"] = fields["time"] or filetime(written)
+        if fields is not None:
+            fields["time"] = fields["time"] or written_time(written)
             if fields["record_id"] is None:
                 fields["record_id"] = record_id
             tally.add(**fields)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import struct
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from Evtx import Nodes
@@ -55,9 +54,9 @@ DAMAGE = {
     "omer__Application_no_crc32.evtx": ({}, "file header checksum does not match"),
     "omer__security_bad_string_cache.evtx": ({}, "checksum mismatch in 1 chunk;"),
 }
-BACKENDS = ["python", pytest.param("rust", marks=pytest.mark.skipif(
-    not rust_available(), reason="the Rust `evtx` package is not installed"))]
-needs_rust = pytest.mark.skipif(not rust_available(), reason="the Rust `evtx` package is not installed")
+needs_rust = pytest.mark.skipif(not rust_available(),
+                                reason="the Rust `evtx` package is not installed")
+BACKENDS = ["python", pytest.param("rust", marks=needs_rust)]
 
 
 def test_every_sample_is_covered(samples_dir):

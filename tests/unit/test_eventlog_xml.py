@@ -17,8 +17,8 @@ EUROPE = "/o=EUROPE/ou=First Administrative Group"
 
 
 def group(scan, event_id, computer, dn=EUROPE):
-    matches = [g for g in scan.groups if g.event_id == event_id
-               and g.dn.casefold() == dn.casefold() and g.computer.casefold() == computer.casefold()]
+    matches = [g for g in scan.groups if (g.event_id, g.dn.casefold(), g.computer.casefold())
+               == (event_id, dn.casefold(), computer.casefold())]
     assert len(matches) == 1, [(g.event_id, g.dn, g.computer) for g in scan.groups]
     return matches[0]
 

@@ -49,10 +49,13 @@ def cut(text: str, width: int, style=None) -> Text:
 class FindingsScreen(Screen):
     TITLE = "Findings"
     BINDINGS = [
-        # A priority binding: handled as it arrives, so keys typed right behind it (or pasted)
-        # already go to the filter; inside the filter, `/` is just a character (check_action).
+        # Priority bindings act as the key arrives, so keys typed right behind `/` (or pasted)
+        # go to the filter and a second enter to the table; check_action lets `/` be a character
+        # inside the filter and enter reach the table outside it.
         Binding("slash", "focus_filter", "Filter", id="exops.findings.filter", key_display="/",
                 priority=True),
+        Binding("enter", "filter_done", "Back to the table", id="exops.findings.filter_done",
+                priority=True, show=False),
         Binding("s", "cycle_sort", "Sort", id="exops.findings.sort"),
         Binding("c", "copy_fix", "Copy fix", id="exops.findings.copy_fix", show=False),
         Binding("escape", "back", "Back", id="exops.findings.back", show=False),
@@ -165,8 +168,7 @@ class FindingsScreen(Screen):
         self.filter = FindingFilter(event.value, self.filter.hidden, self.filter.sort)
         self.refill()
 
-    @on(Input.Submitted, "#filter")
-    def _filter_done(self) -> None:
+    def action_filter_done(self) -> None:
         self.set_focus(self.query_one(DataTable))
 
     def action_focus_filter(self) -> None:
@@ -205,8 +207,8 @@ class FindingsScreen(Screen):
         self.notify(finding.fixes[0], title="Copied to the clipboard", timeout=4)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "focus_filter":
-            return not self.query_one("#filter", Input).has_focus
+        if action in ("focus_filter", "filter_done"):
+            return self.query_one("#filter", Input).has_focus == (action == "filter_done")
         if action == "copy_fix":
             finding = self.highlighted()
             return True if finding is not None and finding.fixes else None
