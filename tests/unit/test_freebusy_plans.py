@@ -1,0 +1,93 @@
+"""Planning the free/busy fixes from facts: which steps, which database, and what is refused."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from exops.facts import Facts
+from exops.lab.directory_layout import all_entries
+from exops.lab.ldif_export import write_ldif
+from exops.lab.scenario import load_scenario
+from exops.plan import Plan
+from exops.fixes.freebusy import FixRefused, plan_freebusy, plan_rewrite
+from exops.sources.ldif import read_ldif_facts
+
+ORPHAN = "/o=EUROPE/ou=First Administrative Group"
+
+
+@pytest.fixture(scope="module")
+def directory(tmp_path_factory):
+    path = tmp_path_factory.mktemp("l") / "litware.ldf"
+    write_ldif(path, all_entries(load_scenario("litware")))
+    return read_ldif_facts(path)
+
+
+def test_plan_creates_the_ag_on_the_database_other_ags_use(directory):
+    plan = plan_freebusy(Facts(directory=directory), dn=ORPHAN)
+    [step] = plan.steps
+    assert step.action == "ldap.add" and step.before == {"exists": False, "attributes": {}}
+    assert step.after["attributes"]["legacyExchangeDN"] == [ORPHAN]
+    assert "legacyExchangeDN: /o=EUROPE/ou=First Administrative Group" in step.preview
+    assert any("already the siteFolderServer" in n for n in plan.notes)
+
+
+def test_given_database_by_name_is_used(directory):
+    plan = plan_freebusy(Facts(directory=directory), dn=ORPHAN, pf_db="PF01")
+    assert plan.steps[0].after["attributes"]["siteFolderServer"][0].startswith("CN=PF01,")
+
+
+def test_missing_org_and_container_are_created_first(directory):
+    bare = dataclasses.replace(directory, organizations=(), containers=())
+    plan = plan_freebusy(Facts(directory=bare), dn="/o=ASIA/ou=Tokyo", ag_name="Tokyo AG")
+    assert [s.id for s in plan.steps] == ["create-org", "create-ag-container", "create-ag"]
+    assert plan.steps[2].target.startswith("CN=Tokyo AG,CN=Administrative Groups,CN=ASIA,")
+    assert any("one organization" in n for n in plan.notes)
+
+
+def test_existing_ag_is_a_no_op_in_any_letter_case(directory):
+    plan = plan_freebusy(Facts(directory=directory), dn="/O=europe/OU=AMSTERDAM")
+    assert plan.noop and "nothing to do" in plan.notes[0]
+
+
+def test_existing_ag_with_other_site_folder_is_refused_unless_told(directory):
+    with pytest.raises(FixRefused, match="--replace-site-folder"):
+        plan_freebusy(Facts(directory=directory), dn="/o=EUROPE/ou=Amsterdam", pf_db="PF01")
+    plan = plan_freebusy(Facts(directory=directory), dn="/o=EUROPE/ou=Amsterdam", pf_db="PF01",
+                         replace_site_folder=True)
+    [step] = plan.steps
+    assert step.action == "ldap.modify" and "replace: siteFolderServer" in step.preview
+
+
+def test_ag_without_site_folder_gets_one(directory):
+    ags = tuple(dataclasses.replace(a, site_folder_server=None) if a.name == "Amsterdam" else a
+                for a in directory.admin_groups)
+    plan = plan_freebusy(Facts(directory=dataclasses.replace(directory, admin_groups=ags)),
+                         dn="/o=EUROPE/ou=Amsterdam")
+    assert plan.steps[0].before["attributes"] == {"siteFolderServer": []}
+
+
+@pytest.mark.parametrize("dn", ["First Administrative Group", "/o=EUROPE", "*)(objectClass=*"])
+def test_values_that_are_not_ag_dns_are_refused(directory, dn):
+    with pytest.raises(FixRefused, match="expected /o=<Organization>/ou=<Administrative Group>"):
+        plan_freebusy(Facts(directory=directory), dn=dn)
+
+
+def test_no_public_folder_database_is_refused_with_the_reason(directory):
+    none = dataclasses.replace(directory, public_folder_databases=())
+    with pytest.raises(FixRefused, match="no public folder database"):
+        plan_freebusy(Facts(directory=none), dn=ORPHAN)
+
+
+def test_rewrite_needs_the_live_directory_and_an_existing_target(directory):
+    with pytest.raises(FixRefused, match="live directory"):
+        plan_rewrite(Facts(directory=directory), None, dn=ORPHAN, to_ag="Amsterdam")
+
+
+def test_plan_round_trips_through_json(directory, tmp_path):
+    plan = plan_freebusy(Facts(directory=directory), dn=ORPHAN)
+    plan.save(tmp_path / "p.json")
+    assert Plan.load(tmp_path / "p.json") == plan
+    (tmp_path / "bad.json").write_text('{"plan_version": 9}')
+    with pytest.raises(ValueError, match="not an exops plan"):
+        Plan.load(tmp_path / "bad.json")
