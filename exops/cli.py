@@ -25,6 +25,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
     """Errors meant for the user as they are: shown as one line, never as a traceback."""
     from exops.config import ConfigError
     from exops.engine import UnknownCheck
+    from exops.lab.samba import LabError
     from exops.lab.scenario import ScenarioError
     from exops.sources.bundle import BundleError
     from exops.sources.eventlog import EventLogError
@@ -34,7 +35,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from exops.remediate import ChangeFailed
     from exops.sources.directory import DirectoryError
     from exops.sources.directory_writer import DirectoryWriteError
-    return (ConfigError, BundleError, EventLogError, LdifError, ScenarioError, UnknownCheck,
+    return (LabError, ConfigError, BundleError, EventLogError, LdifError, ScenarioError, UnknownCheck,
             PlanError, RegistryError, ChangeFailed, DirectoryError, DirectoryWriteError)
 
 
@@ -211,6 +212,38 @@ def config_check(ctx) -> None:
 @cli.group("lab")
 def lab_group() -> None:
     """The lab: scenarios built for real (Samba AD, logs) to try exops on."""
+
+
+@lab_group.command("up")
+@click.option("--scenario", default="litware", show_default=True, help="Scenario name or path.")
+@friendly(exit_code=1)
+def lab_up_command(scenario: str) -> None:
+    """Start the scenario's lab (a real Samba AD DC seeded from it) and write exops.lab.yaml."""
+    from exops.lab.control import PASSWORD_ENV, lab_password, lab_up
+    with error_console.status(f"starting the {scenario} lab (the first time builds its directory)..."):
+        status, config = lab_up(scenario, Path.cwd())
+    click.echo(f"lab {status.scenario} up on ldaps://{status.address}; wrote {config}\n"
+               f"try:  export {PASSWORD_ENV}='{lab_password()}'\n"
+               f"      exops --config {config.name} check")
+
+
+@lab_group.command("status")
+@click.option("--scenario", default="litware", show_default=True)
+def lab_status_command(scenario: str) -> None:
+    """Say whether the scenario's lab is running and answering."""
+    from exops.lab.control import lab_status
+    s = lab_status(scenario)
+    state = "up, answering" if s.answering else "running, not answering" if s.running else "down"
+    click.echo(f"lab {s.scenario}: {state}" + (f" on ldaps://{s.address}" if s.running else ""))
+    sys.exit(0 if s.answering else 3)
+
+
+@lab_group.command("down")
+@click.option("--scenario", default="litware", show_default=True)
+def lab_down_command(scenario: str) -> None:
+    """Stop the scenario's lab."""
+    from exops.lab.control import lab_down
+    click.echo(f"lab {scenario}: " + ("stopped" if lab_down(scenario) else "was not running"))
 
 
 @lab_group.command("bundle")

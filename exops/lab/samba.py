@@ -421,6 +421,11 @@ def _start_time(pid: int) -> int | None:
     return int(stat.rsplit(")", 1)[1].split()[19])
 
 
+def pid_alive(pid: int, started: int | None) -> bool:
+    """True when `pid` is still the process that started at `started` (pids are reused)."""
+    return _start_time(pid) == started
+
+
 def stop_detached(target: Path, timeout: float = 10.0) -> bool:
     """Stop the detached DC recorded in `target`; False when it was not running."""
     info = DCInfo.load(target)
@@ -545,4 +550,4 @@ def start_lab_dc(scenario: Scenario, workdir: Path | None = None, *, detached: b
 
 __all__ = ["LAB_ADMIN_PASSWORD", "DCInfo", "LabError", "RunningDC", "SambaDC", "admin_connection",
            "cache_root", "fresh_copy", "golden_dc", "golden_key", "issue_ca", "issue_server_certificate",
-           "provision", "start_lab_dc", "stop_detached", "write_config"]
+           "pid_alive", "provision", "start_lab_dc", "stop_detached", "write_config"]

@@ -1,0 +1,84 @@
+"""`exops lab up|status|down`: a scenario's lab left running for people to try exops on.
+
+The lab DC is a fresh copy of the scenario's golden Samba directory under
+`$EXOPS_LAB_HOME/<scenario>` (default `~/.local/state/exops/lab`), started detached; `up` writes
+`exops.lab.yaml` so that `exops --config exops.lab.yaml ...` works against it at once.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from exops.lab.samba import CA_DIR, LAB_ADMIN_PASSWORD, DCInfo, fresh_copy, golden_dc, pid_alive, stop_detached
+from exops.lab.scenario import Scenario, load_scenario
+
+CONFIG_NAME = "exops.lab.yaml"
+PASSWORD_ENV = "EXOPS_LAB_PASSWORD"
+
+
+@dataclass(frozen=True)
+class LabStatus:
+    scenario: str
+    target: Path
+    running: bool
+    answering: bool
+    address: str | None
+
+
+def lab_home() -> Path:
+    return Path(os.environ.get("EXOPS_LAB_HOME", Path.home() / ".local" / "state" / "exops" / "lab"))
+
+
+def lab_up(scenario_name: str, config_dir: Path) -> tuple[LabStatus, Path]:
+    """Start the scenario's lab DC (re-using a running one) and write its exops.lab.yaml."""
+    scenario = load_scenario(scenario_name)
+    target = lab_home() / scenario.name / "dc"
+    current = lab_status(scenario.name)
+    if not current.running:
+        if target.exists():
+            shutil.rmtree(target)
+        fresh_copy(golden_dc(scenario), target).start(detached=True)
+    config = write_lab_config(scenario, DCInfo.load(target), target, config_dir)
+    return lab_status(scenario.name), config
+
+
+def write_lab_config(scenario: Scenario, info: DCInfo, target: Path, config_dir: Path) -> Path:
+    config = config_dir / CONFIG_NAME
+    config.write_text(
+        f"# The {scenario.name} lab (exops lab up). Its throwaway password: export {PASSWORD_ENV}\n"
+        f"directory:\n  url: ldaps://{info.address}\n  base_dn: {info.base_dn}\n"
+        f"  user: {info.admin_user}\n  password_env: {PASSWORD_ENV}\n"
+        f"  ca_file: {target / CA_DIR / 'ca.pem'}\n"
+        f"journal: {target.parent / 'journal.sqlite'}\n")
+    return config
+
+
+def lab_status(scenario_name: str) -> LabStatus:
+    target = lab_home() / scenario_name / "dc"
+    if not (target / "exops-lab.json").is_file():
+        return LabStatus(scenario_name, target, False, False, None)
+    info = DCInfo.load(target)
+    running = bool(info.pid) and pid_alive(info.pid, info.pid_started)
+    return LabStatus(scenario_name, target, running, running and _answers(info.address), info.address)
+
+
+def lab_down(scenario_name: str) -> bool:
+    target = lab_home() / scenario_name / "dc"
+    return (target / "exops-lab.json").is_file() and stop_detached(target)
+
+
+def lab_password() -> str:
+    return LAB_ADMIN_PASSWORD
+
+
+def _answers(address: str | None) -> bool:
+    if not address:
+        return False
+    try:
+        with socket.create_connection((address, 636), timeout=1):
+            return True
+    except OSError:
+        return False
