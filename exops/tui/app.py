@@ -18,7 +18,9 @@ from textual.reactive import reactive
 from textual.widgets import Input
 from textual.worker import get_current_worker
 
-from exops.tui import messages, session as steps
+from exops.model import Report
+from exops.tui import messages
+from exops.tui import session as steps
 from exops.tui.commands import TriageCommands
 from exops.tui.screens.export import EXTENSIONS, ExportRequest, ExportScreen
 from exops.tui.screens.findings import FindingsScreen
@@ -52,11 +54,11 @@ class ExopsApp(App):
         Binding("q", "quit", "Quit", id="exops.quit"),
     ]
 
+    session: reactive[Session] = reactive(Session, always_update=True)
+
     def __init__(self, bundle: str | None = None, config_path: str | None = None) -> None:
         super().__init__()
         self.set_reactive(ExopsApp.session, Session(bundle=bundle, config_path=config_path))
-
-    session: reactive[Session] = reactive(Session, always_update=True)
 
     def format_title(self, title: str, sub_title: str) -> Content:
         return Content.assemble(("exops", "bold"), "  ", title, ("  ·  ", "dim"),
@@ -69,8 +71,10 @@ class ExopsApp(App):
     def on_mount(self) -> None:
         self.start_triage()
 
-    def watch_session(self) -> None:
-        self.refresh_bindings()  # export is offered once there is a report
+    def watch_session(self, old: Session, new: Session) -> None:
+        if (old.report is None) != (new.report is None):
+            self.refresh_bindings()  # export is offered once there is a report; the footer
+            # recomposes on every refresh, so not on every progress event
 
     # ------------------------------------------------------------ the triage worker
 
@@ -92,8 +96,10 @@ class ExopsApp(App):
             post(messages.ChecksPlanned(specs))
             facts, source = steps.load_facts(session, lambda text: post(messages.Activity(text)),
                                              lambda: worker.is_cancelled)
-            post(messages.FactsLoaded(facts, steps.bundle_origin(session.bundle) if session.bundle else ""))
-            report = steps.run(facts, source, specs, lambda event: post(messages.CheckUpdate(event)))
+            origin = steps.bundle_origin(session.bundle) if session.bundle else ""
+            post(messages.FactsLoaded(facts, origin))
+            report = steps.run(facts, source, specs,
+                               lambda event: post(messages.CheckUpdate(event)))
         except TriageCancelled:
             return
         except steps.user_errors() as exc:
@@ -167,31 +173,30 @@ class ExopsApp(App):
         self.push_screen(ExportScreen(default_path(fmt), fmt, shown), self._export_chosen)
 
     def _export_chosen(self, request: ExportRequest | None) -> None:
-        if request is not None:
-            self.write_report(request)
+        if request is not None and self.session.report is not None:
+            self.write_report(self.session.report, request)
 
     @work(thread=True, group="export", exit_on_error=False)
-    def write_report(self, request: ExportRequest) -> None:
+    def write_report(self, report: Report, request: ExportRequest) -> None:
         from exops.reports import render
 
-        report = self.session.report
-        assert report is not None
         if request.findings is not None:
             report = replace(report, findings=request.findings)
         try:
-            text = render(report, request.fmt)
-            request.path.write_text(text, encoding="utf-8")
-        except (OSError, ValueError) as exc:
-            self.post_message(messages.ExportFailed(f"could not write {request.path}: {exc}"))
+            request.path.write_text(render(report, request.fmt), encoding="utf-8")
+        except Exception as exc:  # the TUI's edge: a failed export must not end the session
+            self.post_message(messages.ExportFailed(
+                f"could not write {request.path}: {type(exc).__name__}: {exc}"))
             return
         self.post_message(messages.ReportWritten(str(request.path), request.fmt, len(report.findings)))
 
     def on_report_written(self, message: messages.ReportWritten) -> None:
         self.notify(f"{message.findings} findings as {message.fmt} → {message.path}",
-                    title="Report written", timeout=8)
+                    title="Report written", timeout=8, markup=False)
 
     def on_export_failed(self, message: messages.ExportFailed) -> None:
-        self.notify(message.error, title="Export failed", severity="error", timeout=10)
+        self.notify(message.error, title="Export failed", severity="error", timeout=10,
+                    markup=False)
 
 
 def default_path(fmt: str) -> Path:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from exops.registry import CheckSpec
 
 PENDING, RUNNING, DONE, SKIPPED, ERROR = "pending", "running", "done", "skipped", "error"
+NOT_RUN = "not run"  # the evidence could not be read, so no check got to run
 
 
 class TriageCancelled(Exception):
@@ -85,16 +86,17 @@ class Session:
         return replace(self, checks=checks, activity=f"{event.done}/{event.total} checks done")
 
     def finished(self, report: Report) -> Session:
-        """The report is the record: take skip reasons and errors from it, not from progress."""
+        """The report is the record: statuses, skip reasons and findings are taken from it."""
         runs = {run.id: run for run in report.checks}
-        checks = tuple(replace(c, state=_state_of(runs[c.id].status), reason=runs[c.id].reason)
-                       if c.id in runs else c for c in self.checks)
+        checks = tuple(
+            replace(c, state=_state_of(runs[c.id].status), reason=runs[c.id].reason,
+                    findings=tuple(f for f in report.findings if f.check_id == c.id))
+            if c.id in runs else c for c in self.checks)
         return replace(self, phase="done", activity="", report=report, checks=checks)
-
 
     def failed(self, error: str) -> Session:
         """Checks that never got to run say so, instead of waiting forever."""
-        checks = tuple(replace(c, state=SKIPPED, reason="not run: the evidence could not be read")
+        checks = tuple(replace(c, state=NOT_RUN, reason="the evidence could not be read")
                        if c.state in (PENDING, RUNNING) else c for c in self.checks)
         return replace(self, phase="failed", error=error, activity="", checks=checks)
 

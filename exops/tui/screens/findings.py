@@ -6,6 +6,8 @@ exists. Until then the detail pane lists the suggested commands and `c` copies t
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -54,11 +56,11 @@ class FindingsScreen(Screen):
         # inside the filter and enter reach the table outside it.
         Binding("slash", "focus_filter", "Filter", id="exops.findings.filter", key_display="/",
                 priority=True),
-        Binding("enter", "filter_done", "Back to the table", id="exops.findings.filter_done",
+        Binding("enter", "filter_done", "Leave the filter", id="exops.findings.filter_done",
                 priority=True, show=False),
         Binding("s", "cycle_sort", "Sort", id="exops.findings.sort"),
         Binding("c", "copy_fix", "Copy fix", id="exops.findings.copy_fix", show=False),
-        Binding("escape", "back", "Back", id="exops.findings.back", show=False),
+        Binding("escape", "back", "Step back", id="exops.findings.back", show=False),
         *(Binding(key, f"toggle_severity('{severity.value}')", f"Show/hide {severity.value}",
                   id=f"exops.findings.severity.{severity.value}", show=False)
           for key, severity in SEVERITY_KEYS.items()),
@@ -85,6 +87,7 @@ class FindingsScreen(Screen):
     def on_mount(self) -> None:
         self.query_one("#finding-detail").border_title = "Detail"
         self.watch(self.app, "session", self.show, init=True)
+        self.app.theme_changed_signal.subscribe(self, lambda _: self.refill())
         self.query_one(DataTable).focus()
 
     def show(self, session: Session) -> None:
@@ -140,7 +143,6 @@ class FindingsScreen(Screen):
                               "escape clears the text).")
         else:
             detail.show(self.highlighted())
-        self.refresh_bindings()
 
     def on_resize(self, event: Resize) -> None:
         self.call_after_refresh(self.refill)
@@ -158,14 +160,14 @@ class FindingsScreen(Screen):
 
     @on(DataTable.HeaderSelected)
     def _sort_by_header(self, event: DataTable.HeaderSelected) -> None:
-        self.filter = FindingFilter(self.filter.text, self.filter.hidden, str(event.column_key.value))
+        self.filter = replace(self.filter, sort=str(event.column_key.value))
         self.refill()
 
     # ------------------------------------------------------------ filter
 
     @on(Input.Changed, "#filter")
     def _filter_typed(self, event: Input.Changed) -> None:
-        self.filter = FindingFilter(event.value, self.filter.hidden, self.filter.sort)
+        self.filter = replace(self.filter, text=event.value)
         self.refill()
 
     def action_filter_done(self) -> None:
@@ -180,13 +182,12 @@ class FindingsScreen(Screen):
         self.refill()
 
     def action_all_severities(self) -> None:
-        self.filter = FindingFilter(self.filter.text, frozenset(), self.filter.sort)
+        self.filter = replace(self.filter, hidden=frozenset())
         self.refill()
 
     def action_cycle_sort(self) -> None:
         self.filter = self.filter.next_sort()
-        self.refill()
-        self.notify(f"Sorted by {self.filter.sort}", timeout=2)
+        self.refill()  # the sorted column's header carries the ▾
 
     def action_back(self) -> None:
         """Escape unwinds one step: the maximized detail, then the filter text."""
@@ -194,7 +195,7 @@ class FindingsScreen(Screen):
         if self.maximized is not None:
             self.minimize()
             self.set_focus(self.query_one(DataTable))
-        elif filter_input.has_focus or filter_input.value:
+        elif self.focused is filter_input or filter_input.value:
             filter_input.value = ""
             self.set_focus(self.query_one(DataTable))
 
@@ -204,11 +205,11 @@ class FindingsScreen(Screen):
             self.notify("This finding has no suggested fix.", severity="warning", timeout=3)
             return
         self.app.copy_to_clipboard(finding.fixes[0])
-        self.notify(finding.fixes[0], title="Copied to the clipboard", timeout=4)
+        self.notify(finding.fixes[0], title="Copied to the clipboard", timeout=4, markup=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("focus_filter", "filter_done"):
-            return self.query_one("#filter", Input).has_focus == (action == "filter_done")
+        if action in ("focus_filter", "filter_done"):  # `focused` moves at once, has_focus later
+            return (self.focused is self.query_one("#filter", Input)) == (action == "filter_done")
         if action == "copy_fix":
             finding = self.highlighted()
             return True if finding is not None and finding.fixes else None

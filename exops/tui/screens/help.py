@@ -1,19 +1,22 @@
-"""Help: what each screen is for and every key, listed from the bindings themselves."""
+"""Help: every key (listed from the bindings themselves) and what each screen is for."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Grid, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Markdown
+from textual.widgets import Markdown, Static
 
-HELP = """\
-# exops triage
+from exops.tui.widgets.severity import theme_colour
 
-Read the evidence, run the checks, see what is broken and the proof for it.
-**Ctrl+P** opens the command palette: every action here, by name.
+INTRO = ("Read the evidence, run the checks, see what is broken and the proof for it. "
+         "Ctrl+P opens the command palette: every action here, by name.")
 
-{keys}
+SCREENS = """\
 ## Screens
 
 **Overview** · what is being triaged (a bundle or the configured environment), what was
@@ -43,14 +46,21 @@ knowing · **ok** checked and healthy · **unknown** the check itself failed.
 """
 
 
-def keys_table(title: str, bindings: list[Binding], key_display) -> str:
-    rows = [f"| {key_display(b)} | {b.description or b.action} |" for b in bindings
-            if b.id and b.id.startswith("exops.")]
-    return "\n".join([f"### {title}", "", "| Key | Action |", "|---|---|", *rows, ""])
+def keys_table(title: str, bindings: list[Binding], key_display: Callable[[Binding], str],
+               muted: str) -> Table:
+    """Only exops's own bindings (ids `exops.*`): the widgets' own keys are Textual's."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True, min_width=7)
+    table.add_column()
+    table.title, table.title_justify, table.title_style = title, "left", f"bold {muted}"
+    for binding in bindings:
+        if (binding.id or "").startswith("exops."):
+            table.add_row(key_display(binding), binding.description or binding.action)
+    return table
 
 
 class HelpScreen(ModalScreen[None]):
-    """`sections` are (title, bindings) pairs; only exops's own bindings (ids `exops.*`) are listed."""
+    """`sections` are (title, bindings) pairs, one small key table each, two to a row."""
 
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", id="exops.help.close")]
 
@@ -59,13 +69,17 @@ class HelpScreen(ModalScreen[None]):
         self.sections = sections
 
     def compose(self) -> ComposeResult:
-        display = self.app.get_key_display
-        keys = "\n".join(keys_table(title, bindings, display) for title, bindings in self.sections)
+        muted = theme_colour(self.app, "text-muted")
         with VerticalScroll(id="help-dialog"):
-            yield Markdown(HELP.format(keys="## Keys\n\n" + keys))
+            yield Static(Text(INTRO), id="help-intro")
+            with Grid(id="help-keys"):
+                for title, bindings in self.sections:
+                    yield Static(keys_table(title, bindings, self.app.get_key_display, muted),
+                                 classes="help-keys")
+            yield Markdown(SCREENS, id="help-screens")
 
     def on_mount(self) -> None:
         dialog = self.query_one("#help-dialog")
-        dialog.border_title = "Help"
+        dialog.border_title = "exops triage · help"
         dialog.border_subtitle = "escape closes"
         dialog.focus()

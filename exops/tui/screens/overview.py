@@ -34,6 +34,10 @@ def status_line(session: Session) -> str:
 class OverviewScreen(Screen):
     TITLE = "Overview"
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.shown: Session | None = None
+
     def compose(self) -> ComposeResult:
         yield Header(icon="≡")
         with Horizontal(id="overview-top"):
@@ -50,13 +54,24 @@ class OverviewScreen(Screen):
         self.query_one("#severity-box").border_title = "Findings"
         self.query_one("#checks").border_title = "Checks"
         self.watch(self.app, "session", self.show, init=True)
+        self.app.theme_changed_signal.subscribe(self, lambda _: self.redraw())
+
+    def redraw(self) -> None:
+        self.shown = None
+        self.show(self.app.session)
 
     def show(self, session: Session) -> None:
-        self.query_one(EnvironmentPanel).show(session)
-        self.query_one(SeverityTiles).show(session.report.counts() if session.report else None)
+        """Update only what this change touched: progress arrives by the dozen while checks run."""
+        last, self.shown = self.shown, session
+        if last is None or (session.facts, session.origin, session.phase) != (
+                last.facts, last.origin, last.phase):
+            self.query_one(EnvironmentPanel).show(session)
+        if last is None or session.report is not last.report:
+            self.query_one(SeverityTiles).show(session.report.counts() if session.report else None)
         panel = self.query_one(ChecksPanel)
-        had_rows = bool(panel.children)
         panel.show(session.checks)
-        if not had_rows and session.checks and self.focused is None:
-            self.call_after_refresh(self.focus_next)
-        self.query_one("#status-line", Static).update(status_line(session))
+        if session.report is not None and (last is None or last.report is None):
+            panel.focus_worst()
+        status = status_line(session)
+        if last is None or status != status_line(last):
+            self.query_one("#status-line", Static).update(status)

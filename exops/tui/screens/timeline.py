@@ -6,13 +6,18 @@ from pathlib import PurePath
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.screen import Screen
 from textual.containers import VerticalScroll
+from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from exops.facts import EventFacts
 from exops.tui.session import Session
-from exops.tui.widgets.event_chart import EVENT_MEANING, EventChart, day_range, series_from
+from exops.tui.widgets.event_chart import (
+    EVENT_MEANING,
+    EventChart,
+    day_range,
+    series_from,
+)
 from exops.tui.widgets.severity import theme_colour
 
 
@@ -33,6 +38,11 @@ class TimelineScreen(Screen):
     def on_mount(self) -> None:
         self.query_one("#timeline-charts").border_title = "Free/busy events per day (UTC)"
         self.watch(self.app, "session", self.show, init=True)
+        self.app.theme_changed_signal.subscribe(self, lambda _: self.redraw())
+
+    def redraw(self) -> None:
+        self.drawn = False
+        self.show(self.app.session)
 
     def show(self, session: Session) -> None:
         events = session.report.events if session.report else None
@@ -77,7 +87,7 @@ class TimelineScreen(Screen):
         table.add_row(Text("Logs read", style=muted), "", "")
         for scan in events.scans:
             skipped = ", ".join(f"{n:,} {reason}" for reason, n in sorted(scan.skipped.items()))
-            table.add_row(PurePath(scan.path).name, f"{scan.records_read:,} records",
+            table.add_row(Text(PurePath(scan.path).name), f"{scan.records_read:,} records",
                           Text(f"{scan.records_skipped:,} skipped" + (f": {skipped}" if skipped else ""),
                                style=theme_colour(self.app, "warning") if skipped else muted))
         return table

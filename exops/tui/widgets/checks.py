@@ -14,12 +14,21 @@ from textual.widget import Widget
 from textual.widgets import Label
 
 from exops.model import Severity
-from exops.tui.session import DONE, ERROR, PENDING, RUNNING, SKIPPED, CheckState
+from exops.tui.session import (
+    DONE,
+    ERROR,
+    NOT_RUN,
+    PENDING,
+    RUNNING,
+    SKIPPED,
+    CheckState,
+)
 from exops.tui.widgets.severity import WORST_FIRST, severity_style, theme_colour
 
 AREA_TITLES = {"freebusy": "Free/busy", "casarray": "CAS array", "loadbalancer": "Load balancer"}
-ICONS = {PENDING: "·", RUNNING: "…", DONE: "●", SKIPPED: "–", ERROR: "✖"}
+ICONS = {PENDING: "·", RUNNING: "…", DONE: "●", SKIPPED: "–", ERROR: "✖", NOT_RUN: "–"}
 CLEAN = "✔"
+WAITING_WORDS = {PENDING: "waiting", RUNNING: "running", SKIPPED: "skipped", NOT_RUN: "not run"}
 RESULT_WIDTH = len("nothing found")
 
 
@@ -42,7 +51,8 @@ class CheckRow(Widget, can_focus=True):
             super().__init__()
             self.check_id = check_id
 
-    BINDINGS = [Binding("enter", "choose", "Findings", id="exops.overview.open_check", show=False)]
+    BINDINGS = [Binding("enter", "choose", "The check's findings", id="exops.overview.open_check",
+                        show=False)]
 
     def __init__(self, check: CheckState, id_width: int) -> None:
         super().__init__(id=f"check-{check.id}")
@@ -66,7 +76,7 @@ class CheckRow(Widget, can_focus=True):
         result.align("right", max(RESULT_WIDTH, result.cell_len))
         line = Text(no_wrap=True, overflow="ellipsis")
         icon = ICONS[check.state]
-        if check.state == DONE and self._worst() in (None, Severity.OK):
+        if check.state == DONE and self.worst() in (None, Severity.OK):
             icon = CLEAN
         line.append(f"{icon} ", style=self._icon_style(muted))
         line.append(f"{check.id:<{self.id_width}}  ", style="bold")
@@ -81,17 +91,17 @@ class CheckRow(Widget, can_focus=True):
         if self.check.state == ERROR:
             return severity_style(self.app, Severity.CRITICAL)
         if self.check.state == DONE:
-            return severity_style(self.app, self._worst() or Severity.OK)
+            return severity_style(self.app, self.worst() or Severity.OK)
         return muted
 
-    def _worst(self) -> Severity | None:
+    def worst(self) -> Severity | None:
         counts = self.check.counts()
         return next((s for s in WORST_FIRST if counts.get(s)), None)
 
     def _result(self, muted: str) -> Text:
         check = self.check
-        if check.state in (PENDING, RUNNING, SKIPPED):
-            return Text({PENDING: "waiting", RUNNING: "running", SKIPPED: "skipped"}[check.state],
+        if check.state in WAITING_WORDS:
+            return Text(WAITING_WORDS[check.state],
                         style=muted if check.state != RUNNING else theme_colour(self.app, "accent"))
         if check.state == ERROR:
             return Text("check failed", style=severity_style(self.app, Severity.CRITICAL))
@@ -124,6 +134,14 @@ class ChecksPanel(VerticalScroll, can_focus=False):
         for check in checks:
             if rows[check.id].check != check:
                 rows[check.id].show(check)
+
+    def focus_worst(self) -> None:
+        """Put the cursor where the eye should go first, the check with the worst findings,
+        unless the user has already put it somewhere."""
+        rows = list(self.query(CheckRow))
+        ranked = [r for r in rows if r.worst() not in (None, Severity.OK)]
+        if rows and self.screen.focused is None:
+            self.screen.set_focus(max(ranked, key=lambda r: r.worst().rank) if ranked else rows[0])
 
     def _rebuild(self, checks: tuple[CheckState, ...]) -> None:
         self.remove_children()

@@ -46,7 +46,8 @@ class EnvironmentPanel(Static):
         if facts is None and session.phase == "failed":
             pending = Text("not read", style=muted)
         directory, events = (facts.directory, facts.events) if facts else (None, None)
-        grid.add_row("Organization", organization_line(directory) if directory else pending)
-        grid.add_row("Recipients", f"{directory.recipients_scanned:,} scanned" if directory else pending)
-        grid.add_row("Event logs", logs_line(events) if events else pending)
+        grid.add_row("Organization", Text(organization_line(directory)) if directory else pending)
+        grid.add_row("Recipients",
+                     Text(f"{directory.recipients_scanned:,} scanned") if directory else pending)
+        grid.add_row("Event logs", Text(logs_line(events)) if events else pending)
         self.update(grid)

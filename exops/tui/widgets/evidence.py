@@ -1,15 +1,16 @@
 """Evidence laid out for reading: event excerpts as a table per event group, directory entries
-with their attributes, command output as-is.
+with their attributes, command output as-is. Values are always rich `Text`, never markup: a DN or
+an event message may hold square brackets.
 
-Event evidence from the checks carries `dns` and `message`; older producers and the report tests
-use `dn` and `excerpt`: both are read. Kinds this module does not know show as key/value pairs,
-so a new evidence kind is never hidden.
+Event fields are read through `exops.reports.event_row`, the one definition of an event
+evidence's keys that every report format uses too. Kinds this module does not know show as
+key/value pairs, so a new evidence kind is never hidden.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import groupby
 from typing import Any
 
@@ -21,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from exops.model import Evidence
+from exops.reports import event_row, shown
 
 
 @dataclass(frozen=True)
@@ -41,21 +43,9 @@ def when(value: Any) -> str:
             return value
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc)
+            value = value.astimezone(UTC)
         return value.strftime("%Y-%m-%d %H:%M:%S")
     return "" if value is None else str(value)
-
-
-def shown(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple)):
-        return ", ".join(shown(v) for v in value)
-    return str(value)
-
-
-def event_dns(data: dict[str, Any]) -> str:
-    return shown(data.get("dns") or data.get("dn"))
 
 
 def summary_line(evidence: tuple[Evidence, ...]) -> str:
@@ -105,14 +95,13 @@ def _events(items: list[Evidence], palette: Palette) -> Iterator[RenderableType]
         table.add_column("Record", justify="right", no_wrap=True, style=palette.muted)
         table.add_column("DN and message", ratio=1)
         for ev in examples:
-            d = ev.data
-            body = Text(event_dns(d), style="bold")
-            if d.get("error_code"):
-                body.append(f"  error {d['error_code']}", style=palette.accent)
-            message = shown(d.get("message") or d.get("excerpt")).strip()
-            if message:
-                body.append("\n" + message, style=palette.muted)
-            table.add_row(when(d.get("time")), shown(d.get("record_id")), body)
+            time, _, _, dn, excerpt = event_row(ev)
+            body = Text(shown(dn), style="bold")
+            if ev.data.get("error_code"):
+                body.append(f"  error {ev.data['error_code']}", style=palette.accent)
+            if shown(excerpt).strip():
+                body.append("\n" + shown(excerpt).strip(), style=palette.muted)
+            table.add_row(Text(when(time)), Text(shown(ev.data.get("record_id"))), body)
         yield Group(caption, table)
 
 
@@ -144,5 +133,5 @@ def _pairs(pairs: Iterable[tuple[str, Any]], palette: Palette) -> Table:
     table.add_column(style=palette.muted, no_wrap=True)
     table.add_column(ratio=1)
     for name, value in pairs:
-        table.add_row(name, "—" if value in (None, "") else shown(value))
+        table.add_row(Text(name), Text("—" if value in (None, "") else shown(value)))
     return table

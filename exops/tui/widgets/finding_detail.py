@@ -20,6 +20,7 @@ from exops.tui.widgets.evidence import Palette, evidence_renderables, summary_li
 from exops.tui.widgets.severity import severity_style, theme_colour
 
 REPO = Path(__file__).resolve().parents[3]
+BLANK = Text("")
 
 
 def docs_link(docs: str) -> Text:
@@ -48,37 +49,42 @@ class FindingDetail(VerticalScroll):
             body.update(Text(empty, style=theme_colour(self.app, "text-muted")))
             self.border_title = "Detail"
             return
-        self.border_title = f"{finding.check_id} · {finding.title}" if finding.title else finding.check_id
+        self.border_title = " · ".join(p for p in (finding.check_id, finding.title) if p)
         body.update(Group(*self.sections(finding)))
 
     def sections(self, finding: Finding) -> list[RenderableType]:
         palette = Palette(muted=theme_colour(self.app, "text-muted"),
                           accent=theme_colour(self.app, "accent"),
                           heading=theme_colour(self.app, "text-primary"))
-        severity = severity_style(self.app, finding.severity)
-        head = Text.assemble((f" {finding.severity.value.upper()} ", severity + Style(reverse=True, bold=True)),
-                             "  ", (finding.target, "bold"))
-        out: list[RenderableType] = [head, Text(""), Text(finding.summary)]
+        badge = severity_style(self.app, finding.severity) + Style(reverse=True, bold=True)
+        out: list[RenderableType] = [
+            Text.assemble((f" {finding.severity.value.upper()} ", badge), "  ",
+                          (finding.target, "bold")),
+            BLANK, Text(finding.summary)]
         if finding.detail:
-            out += [Text(""), Text(finding.detail, style=palette.muted)]
+            out += [BLANK, Text(finding.detail, style=palette.muted)]
         if finding.evidence:
-            out += [Text(""), heading("Evidence", summary_line(finding.evidence), palette)]
-            out += [Padding(part, (0, 0, 1, 2)) for part in evidence_renderables(finding.evidence, palette)]
+            out += [BLANK, heading("Evidence", summary_line(finding.evidence), palette)]
+            out += [Padding(part, (0, 0, 1, 2))
+                    for part in evidence_renderables(finding.evidence, palette)]
         if finding.fixes:
-            out += [Text(""), heading("Suggested fixes", "c copies the first", palette), _fixes(finding, palette)]
+            out += [BLANK, heading("Suggested fixes", "c copies the first", palette),
+                    _fixes(finding, palette)]
         if finding.docs:
-            out += [Text(""), Text.assemble(("Docs  ", f"bold {palette.heading}"), docs_link(finding.docs))]
+            out += [BLANK, Text.assemble(("Docs  ", f"bold {palette.heading}"),
+                                         docs_link(finding.docs))]
         return out
 
 
 def heading(title: str, note: str, palette: Palette) -> Text:
-    return Text.assemble((title, f"bold {palette.heading}"), (f"  {note}" if note else "", palette.muted))
+    return Text.assemble((title, f"bold {palette.heading}"),
+                         (f"  {note}" if note else "", palette.muted))
 
 
 def _fixes(finding: Finding, palette: Palette) -> RenderableType:
     table = Table.grid(padding=(0, 1))
     table.add_column(style=palette.muted, no_wrap=True)
-    table.add_column()
+    table.add_column(style="bold")
     for number, command in enumerate(finding.fixes, 1):
-        table.add_row(f"{number}  $", Text(command, style=palette.accent))
+        table.add_row(f"{number}  $", Text(command))  # Text: a command is not markup
     return Padding(table, (0, 0, 0, 2))

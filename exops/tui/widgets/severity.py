@@ -7,9 +7,8 @@ Severities get their own CSS variables ($sev-critical ...), defined for dark and
 from __future__ import annotations
 
 from rich.style import Style
-from rich.text import Text
 from textual.app import App, ComposeResult
-from textual.color import Color
+from textual.color import Color, ColorParseError
 from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Label
@@ -43,16 +42,12 @@ def theme_colour(app: App, name: str) -> str:
         return (background + background.get_contrast_text(alpha)).hex
     try:
         return Color.parse(value).hex
-    except Exception:  # a theme with a value rich cannot use: fall back to plain text
+    except ColorParseError:  # a theme with a value rich cannot use: fall back to plain text
         return background.get_contrast_text(0.87).hex
 
 
 def severity_style(app: App, severity: Severity) -> Style:
     return Style(color=theme_colour(app, variable(severity)), bold=severity is Severity.CRITICAL)
-
-
-def severity_text(app: App, severity: Severity) -> Text:
-    return Text(severity.value, style=severity_style(app, severity))
 
 
 class SeverityTiles(Widget):

@@ -1,0 +1,145 @@
+"""The TUI's logic without a terminal: filtering, column widths, charts, evidence layout, session."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from exops.facts import EventFacts, EventGroup, LogScan
+from exops.model import CheckRun, Evidence, Finding, Report, Severity
+from exops.registry import CheckSpec
+from exops.tui.screens.export import format_for, problem_with
+from exops.tui.screens.findings import column_widths
+from exops.tui.session import Session
+from exops.tui.widgets.checks import area_title
+from exops.tui.widgets.event_chart import bar_rows, buckets, day_range, series_from
+from exops.tui.widgets.evidence import Palette, evidence_renderables, summary_line, when
+from exops.tui.widgets.finding_filter import FindingFilter
+from tests.tui.helpers import ORPHAN, plain
+
+WHEN = datetime(2011, 8, 9, 15, 7, tzinfo=UTC)
+PALETTE = Palette(muted="grey50", accent="yellow", heading="blue")
+
+
+def finding(check_id: str, severity: Severity, target: str, summary: str = "") -> Finding:
+    return Finding(check_id=check_id, severity=severity, target=target, summary=summary or check_id)
+
+
+FINDINGS = (
+    finding("FB-ORPHAN-OTHER", Severity.INFO, ORPHAN, "2 contacts, 1 group carry it"),
+    finding("FB-ORPHAN-DN", Severity.CRITICAL, ORPHAN, "152 mailboxes have a legacyExchangeDN under it"),
+    finding("FB-SITEFOLDER", Severity.WARNING, "CN=Amsterdam,CN=Administrative Groups"),
+    finding("FB-EVENT-3047", Severity.OK, "/o=EUROPE/ou=Amsterdam"),
+)
+
+
+def test_filter_text_matches_id_target_or_summary_case_insensitively_every_term():
+    assert [f.check_id for f in FindingFilter("152 MAILBOXES").apply(FINDINGS)] == ["FB-ORPHAN-DN"]
+    assert [f.check_id for f in FindingFilter("amsterdam").apply(FINDINGS)] == ["FB-SITEFOLDER", "FB-EVENT-3047"]
+    assert [f.check_id for f in FindingFilter("orphan contacts").apply(FINDINGS)] == ["FB-ORPHAN-OTHER"]
+    assert FindingFilter("first administrative").apply(FINDINGS)[0].check_id == "FB-ORPHAN-DN"
+
+
+def test_filter_hides_severities_and_sorts_worst_first_by_default():
+    shown = FindingFilter().toggled(Severity.OK).apply(FINDINGS)
+    assert [f.severity for f in shown] == [Severity.CRITICAL, Severity.WARNING, Severity.INFO]
+    assert FindingFilter().toggled(Severity.OK).active and not FindingFilter().active
+    by_id = FindingFilter(sort="id").apply(FINDINGS)
+    assert [f.check_id for f in by_id] == sorted(f.check_id for f in FINDINGS)
+    sorts = [FindingFilter().next_sort().sort, FindingFilter(sort="summary").next_sort().sort]
+    assert sorts == ["id", "severity"]
+
+
+def test_narrow_tables_give_the_summary_column_to_the_target():
+    narrow, wide = column_widths(80, list(FINDINGS)), column_widths(120, list(FINDINGS))
+    assert "summary" not in narrow and narrow["target"] >= len(ORPHAN)
+    assert wide["target"] >= len(ORPHAN) and wide["summary"] > 10
+    assert sum(wide.values()) + 2 * len(wide) + 3 <= 120
+
+
+def groups(*spec: tuple[int, str, str, dict[str, int]]) -> EventFacts:
+    made = tuple(EventGroup(event_id, "MSExchange FreeBusy Assistant", dn, computer,
+                            sum(per_day.values()), WHEN, WHEN, per_day=per_day)
+                 for event_id, dn, computer, per_day in spec)
+    return EventFacts(scans=(LogScan("App.evtx", "python", 100, groups=made),))
+
+
+def test_series_merge_a_dn_across_servers_and_spellings_and_order_by_event():
+    events = groups((3047, ORPHAN, "L12EX1", {"2011-08-10": 1}),
+                    (14031, ORPHAN, "L12EX1", {"2011-08-01": 3, "2011-08-03": 2}),
+                    (14031, ORPHAN.lower(), "L12EX2", {"2011-08-01": 1}))
+    series = series_from(events)
+    assert [(s.event_id, s.total) for s in series] == [(14031, 6), (3047, 1)]
+    assert series[0].per_day == {"2011-08-01": 4, "2011-08-03": 2}
+    assert series[0].per_server == {"L12EX1": 5, "L12EX2": 1}
+    days = day_range(series)
+    assert len(days) == 10 and days[0].isoformat() == "2011-08-01"  # gaps are days too
+
+
+def test_buckets_fold_days_that_do_not_fit_and_bars_never_hide_a_small_count():
+    days = day_range(series_from(groups((14031, ORPHAN, "L12EX1", {"2011-01-01": 1, "2011-12-31": 1}))))
+    grouped, column = buckets(days, 70)
+    assert len(grouped) <= 70 and sum(len(g) for g in grouped) == 365 and column == 1
+    rows = bar_rows([100, 1, 0], rows=3)
+    assert [r[0] for r in rows] == ["█", "█", "█"]
+    assert rows[2][1] != " " and rows[2][2] == " "
+
+
+def test_event_evidence_shows_time_server_id_dn_and_excerpt_per_event_group():
+    excerpt = f"Failed to publish free/busy data to the public folder {ORPHAN}"
+    events = tuple(Evidence("event", "Event 14031", {
+        "time": (WHEN - timedelta(hours=3 * n)).isoformat(), "computer": "L12EX1",
+        "event_id": 14031, "provider": "MSExchange FreeBusy Assistant", "record_id": 4 + n,
+        "dn": ORPHAN, "error_code": "0x8004010f", "excerpt": excerpt, "count": 68,
+        "first_seen": WHEN.isoformat(), "last_seen": WHEN.isoformat()}) for n in range(2))
+    reports = Evidence("event", "MSExchangeFBPublish 8207", {"time": WHEN, "computer": "L12EX2",
+                                                            "event_id": 8207, "dn": ORPHAN,
+                                                            "excerpt": "Error updating public folder"})
+    text = "".join(plain(r) for r in evidence_renderables((*events, reports), PALETTE))
+    assert "Event 14031 · MSExchange FreeBusy Assistant · L12EX1" in text
+    assert "68 logged" in text and "2 shown" in text and "2011-08-09 12:07:00" in text
+    assert "Failed to publish free/busy data" in text
+    assert "error 0x8004010f" in text
+    assert "Event 8207" in text and "L12EX2" in text and "Error updating public folder" in text
+
+
+def test_directory_text_and_unknown_evidence_are_all_shown():
+    evidence = (
+        Evidence("directory", "mailbox", {"dn": "CN=Ann Lee,DC=litware,DC=com", "kind": "mailbox",
+                                          "attributes": {"legacyExchangeDN": f"{ORPHAN}/cn=Recipients/cn=alee"}}),
+        Evidence("text", "Get-PublicFolder output", {"text": "Name : EX:/o=EUROPE"}),
+        Evidence("loadbalancer", "vlm1 real server", {"state": "drained", "connections": 0}),
+    )
+    text = "".join(plain(r) for r in evidence_renderables(evidence, PALETTE))
+    assert "Directory · 1 entry (mailbox)" in text and "CN=Ann Lee,DC=litware,DC=com" in text
+    assert "legacyExchangeDN" in text and "cn=alee" in text
+    assert "Get-PublicFolder output" in text and "Name : EX:/o=EUROPE" in text
+    assert "vlm1 real server" in text and "drained" in text
+    assert summary_line(evidence) == "1 directory entry · 1 output · 1 loadbalancer"
+    assert when("not a time") == "not a time"
+
+
+def test_export_format_follows_the_extension_and_paths_are_checked(tmp_path):
+    assert format_for("r.HTML") == "html" and format_for("r.htm") == "html"
+    assert format_for("junit.xml") == "junit" and format_for("r.pdf") is None
+    assert problem_with(tmp_path) and "does not exist" in problem_with(tmp_path / "no" / "r.md")
+    assert problem_with(Path(tmp_path / "r.md")) is None
+
+
+def test_areas_are_taken_from_the_checks_and_known_ones_spelled_nicely():
+    assert [area_title(a) for a in ("freebusy", "casarray", "loadbalancer", "public_folders")] == [
+        "Free/busy", "CAS array", "Load balancer", "Public folders"]
+
+
+def test_session_follows_progress_then_takes_the_report_as_the_record():
+    spec = CheckSpec("FB-ORPHAN-DN", "orphans", "freebusy", (), (), "docs", lambda: (), "exops.checks")
+    other = CheckSpec("CAS-ARRAY", "array", "casarray", (), (), "docs", lambda: (), "exops.checks")
+    session = Session(bundle="b").planned([spec, other])
+    assert [c.state for c in session.checks] == ["pending", "pending"]
+    report = Report("bundle b", WHEN, (FINDINGS[1],),
+                    checks=(CheckRun("FB-ORPHAN-DN", "orphans", "freebusy", "ran"),
+                            CheckRun("CAS-ARRAY", "array", "casarray", "skipped", "no servers")))
+    done = session.finished(report)
+    assert [(c.state, c.reason) for c in done.checks] == [("done", ""), ("skipped", "no servers")]
+    assert done.checks[0].findings == (FINDINGS[1],) and done.checks[1].findings == ()
+    failed = session.failed("bundle b: manifest.json is missing")
+    assert failed.phase == "failed" and {c.state for c in failed.checks} == {"not run"}
