@@ -15,28 +15,11 @@ import click
 from rich.markup import escape
 
 from exops import __version__
-from exops.console import console, error_console, scan_progress, check_progress
+from exops.console import check_progress, console, error_console, scan_progress
+from exops.errors import user_errors
 
 FORMATS = ("table", "json", "md", "html", "csv", "junit")
 DEMO_BUNDLE = Path(__file__).resolve().parents[1] / "fixtures" / "scenarios" / "litware" / "bundle"
-
-
-def _user_errors() -> tuple[type[Exception], ...]:
-    """Errors meant for the user as they are: shown as one line, never as a traceback."""
-    from exops.config import ConfigError
-    from exops.engine import UnknownCheck
-    from exops.lab.samba import LabError
-    from exops.lab.scenario import ScenarioError
-    from exops.sources.bundle import BundleError
-    from exops.sources.eventlog import EventLogError
-    from exops.sources.ldif import LdifError
-    from exops.plan import PlanError
-    from exops.registry import RegistryError
-    from exops.remediate import ChangeFailed
-    from exops.sources.directory import DirectoryError
-    from exops.sources.directory_writer import DirectoryWriteError
-    return (LabError, ConfigError, BundleError, EventLogError, LdifError, ScenarioError, UnknownCheck,
-            PlanError, RegistryError, ChangeFailed, DirectoryError, DirectoryWriteError)
 
 
 def friendly(exit_code: int):
@@ -47,7 +30,7 @@ def friendly(exit_code: int):
         def run(*args, **kwargs):
             try:
                 return command(*args, **kwargs)
-            except _user_errors() as exc:
+            except user_errors() as exc:
                 if click.get_current_context().find_root().params.get("debug"):
                     raise
                 error_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)

@@ -10,11 +10,6 @@ from exops.cli import cli, friendly
 from exops.console import console, error_console
 
 
-def _journal(config=None):
-    from exops.journal import Journal
-    return Journal(config.journal if config and config.journal else None)
-
-
 def _show_event(event) -> None:
     colour = {"verified": "green", "found": "cyan", "failed": "red", "undone": "yellow",
               "unchanged": "dim"}.get(event.state, "white")
@@ -33,61 +28,48 @@ def _confirm(yes: bool, question: str) -> None:
         raise click.Abort()
 
 
-def _verify_after(config, resolves: tuple[str, ...], target: str | None) -> None:
-    """Collect again and re-run the checks the fix resolves: proof, not hope."""
-    from exops.collect import live_facts
-    from exops.engine import run_checks, select_checks
-    from exops.model import Severity
-    facts, source = live_facts(str(config.path))
-    specs = [s for s in select_checks() if s.id in resolves and all(facts.get(t) for t in s.needs)]
-    report = run_checks(facts, source, specs)
-    open_ = [f for f in report.findings if f.severity.rank >= Severity.WARNING.rank
-             and (target is None or f.target.casefold() == target.casefold())]
-    if open_:
-        for f in open_:
-            console.print(f"[red]still open:[/] {f.check_id} {f.target}: {f.summary}")
-    else:
-        console.print(f"[green]verified:[/] {', '.join(s.id for s in specs)} report nothing for "
-                      f"{target or 'this change'} any more")
+def _report_verification(bench, plan) -> None:
+    verification = bench.verify(plan)
+    for f in verification.remaining:
+        console.print(f"[red]still open:[/] {f.check_id} {f.target}: {f.summary}")
+    if verification.resolved:
+        console.print(f"[green]verified:[/] the checks {plan.fix} resolves report nothing for "
+                      f"{plan.params.get('dn') or 'this change'} any more")
+
+
+def _apply_and_verify(bench, plan, yes: bool) -> None:
+    _confirm(yes, f"Apply these {len(plan.steps)} step(s) to {bench.config.directory.url}?")
+    result = bench.apply(plan, progress=_show_event)
+    console.print(f"change {result.change_id}: {result.status} (undo with: exops undo {result.change_id})")
+    if result.found:
+        console.print("[cyan]found already in place (another run made it):[/] " + "; ".join(result.found))
+    _report_verification(bench, plan)
 
 
 def run_fix(ctx: click.Context, name: str, params: dict, *, bundle: str | None, dry_run: bool,
             yes: bool, plan_out: str | None) -> None:
-    from exops.collect import load_live_config, open_directory
-    from exops.facts import Facts
+    from exops.changes import Workbench
+    from exops.collect import load_live_config
     from exops.registry import load_fixes
-    from exops.remediate import apply_plan
     from exops.sources.bundle import open_bundle
-    from exops.sources.directory_writer import LdapExecutor
-    spec = load_fixes()[name]
     if bundle:
-        plan = spec.func(open_bundle(bundle), None, **params)
+        plan = load_fixes()[name].func(open_bundle(bundle), None, **params)
         click.echo(plan.describe())
         if plan_out:
             plan.save(plan_out)
         error_console.print("planned from a bundle: nothing was changed (bundles are evidence; "
                             "apply a plan against the live directory with --config)")
         return
-    config = load_live_config(ctx.find_root().obj.get("config_path"))
-    with open_directory(config) as source:
+    with Workbench(load_live_config(ctx.find_root().obj.get("config_path"))) as bench:
         with error_console.status("reading the directory..."):
-            facts = Facts(directory=source.collect())
-        plan = spec.func(facts, source, **params)
+            facts = bench.facts()
+        plan = bench.plan(name, params, facts)
         click.echo(plan.describe())
         if plan_out:
             plan.save(plan_out)
             error_console.print(f"plan saved to {plan_out}; apply it with: exops apply {plan_out}")
-            return
-        if dry_run or plan.noop:
-            return
-        _confirm(yes, f"Apply these {len(plan.steps)} step(s) to {config.directory.url}?")
-        journal = _journal(config)
-        result = apply_plan(plan, {"ldap": LdapExecutor(source.connection)}, journal, progress=_show_event)
-    console.print(f"change {result.change_id}: {result.status} "
-                  f"(undo with: exops undo {result.change_id})")
-    if result.found:
-        console.print("[cyan]found already in place (another run made it):[/] " + "; ".join(result.found))
-    _verify_after(config, spec.resolves, plan.params.get("dn"))
+        elif not (dry_run or plan.noop):
+            _apply_and_verify(bench, plan, yes)
 
 
 def change_options(command):
@@ -155,22 +137,15 @@ def fix_rewrite(ctx, dn, to_ag, users, bundle, dry_run, yes, plan_out) -> None:
 def apply(ctx, plan_file: str, yes: bool) -> None:
     """Apply a plan saved with --plan-out. A plan whose targets changed since it was made is
     refused as stale: make a new one."""
-    from exops.collect import load_live_config, open_directory
+    from exops.changes import Workbench
+    from exops.collect import load_live_config
     from exops.plan import Plan
-    from exops.registry import load_fixes
-    from exops.remediate import apply_plan
-    from exops.sources.directory_writer import LdapExecutor
     plan = Plan.load(plan_file)
     click.echo(plan.describe())
     if plan.noop:
         return
-    config = load_live_config(ctx.find_root().obj.get("config_path"))
-    _confirm(yes, f"Apply these {len(plan.steps)} step(s) to {config.directory.url}?")
-    with open_directory(config) as source:
-        result = apply_plan(plan, {"ldap": LdapExecutor(source.connection)}, _journal(config),
-                            progress=_show_event)
-    console.print(f"change {result.change_id}: {result.status} (undo with: exops undo {result.change_id})")
-    _verify_after(config, load_fixes()[plan.fix].resolves, plan.params.get("dn"))
+    with Workbench(load_live_config(ctx.find_root().obj.get("config_path"))) as bench:
+        _apply_and_verify(bench, plan, yes)
 
 
 @cli.command()
@@ -181,8 +156,9 @@ def apply(ctx, plan_file: str, yes: bool) -> None:
 def history(ctx, fmt: str, limit: int) -> None:
     """List journaled changes, newest first, with their status and steps."""
     from exops.config import find_config, load_config
+    from exops.journal import Journal
     path = find_config(ctx.find_root().obj.get("config_path"))
-    journal = _journal(load_config(path) if path else None)
+    journal = Journal(load_config(path).journal if path else None)
     changes = journal.changes(limit)
     if fmt == "json":
         click.echo(json.dumps([{"id": c.id, "fix": c.fix, "status": c.status, "operator": c.operator,
@@ -213,17 +189,14 @@ def _status_colour(status: str) -> str:
 def undo(ctx, change_id: int, yes: bool) -> None:
     """Restore exactly the before-state of a journaled change (also one a crash interrupted).
     Refused when someone changed the same objects since."""
-    from exops.collect import load_live_config, open_directory
-    from exops.remediate import undo_change
-    from exops.sources.directory_writer import LdapExecutor
-    config = load_live_config(ctx.find_root().obj.get("config_path"))
-    journal = _journal(config)
-    change = journal.change(change_id)
-    if change is not None:
-        console.print(f"change {change.id}: {change.fix} {json.dumps(change.plan.params)} ({change.status})")
-        for s in change.steps:
-            console.print(f"  {s.seq}. {s.step.title}: back to {json.dumps(s.before)}")
-    _confirm(yes, f"Undo change {change_id}?")
-    with open_directory(config) as source:
-        undone = undo_change(change_id, {"ldap": LdapExecutor(source.connection)}, journal, progress=_show_event)
+    from exops.changes import Workbench
+    from exops.collect import load_live_config
+    with Workbench(load_live_config(ctx.find_root().obj.get("config_path"))) as bench:
+        change = bench.journal.change(change_id)
+        if change is not None:
+            console.print(f"change {change.id}: {change.fix} {json.dumps(change.plan.params)} ({change.status})")
+            for s in change.steps:
+                console.print(f"  {s.seq}. {s.step.title}: back to {json.dumps(s.before)}")
+        _confirm(yes, f"Undo change {change_id}?")
+        undone = bench.undo(change_id, progress=_show_event)
     console.print(f"change {undone.id}: {undone.status}")

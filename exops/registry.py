@@ -40,6 +40,7 @@ class FixSpec:
     resolves: tuple[str, ...]     # check IDs whose findings this fix addresses
     func: Callable                 # (facts, directory, **params) -> Plan
     origin: str
+    suggest: Callable | None = None   # (finding, facts) -> params, or None when it does not fit
 
 
 _checks: dict[str, CheckSpec] = {}
@@ -68,11 +69,17 @@ def check(check_id: str, *, title: str, needs: tuple[type, ...], area: str,
     return register
 
 
-def fix(name: str, *, title: str, resolves: tuple[str, ...] = ()) -> Callable:
-    """Register a planner: a function from facts (and a live source, and parameters) to a Plan."""
+def fix(name: str, *, title: str, resolves: tuple[str, ...] = (),
+        suggest: Callable | None = None) -> Callable:
+    """Register a planner: a function from facts (and a live source, and parameters) to a Plan.
+
+    `suggest(finding, facts)` gives the parameters to offer for a finding it resolves, so front
+    ends can propose the fix from the finding without parsing command lines.
+    """
 
     def register(func: Callable) -> Callable:
-        _fixes[name] = FixSpec(name=name, title=title, resolves=resolves, func=func, origin=func.__module__)
+        _fixes[name] = FixSpec(name=name, title=title, resolves=resolves, func=func,
+                               origin=func.__module__, suggest=suggest)
         return func
 
     return register

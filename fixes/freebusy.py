@@ -14,7 +14,8 @@ from ldap3.core.exceptions import LDAPInvalidFilterError
 from ldap3.operation.search import parse_filter
 from ldap3.utils.conv import escape_filter_chars
 
-from exops.dn import (BadLegacyDN, admin_group_dn, admin_groups_dn, escape_rdn, fold,
+from exops.checks.freebusy import rewrite_target
+from exops.dn import (BadLegacyDN, admin_group_prefix, admin_groups_dn, escape_rdn, fold,
                       is_deleted_reference, organization_dn, parse_admin_group_dn)
 from exops.facts import AdminGroup, DirectoryFacts, Facts, PublicFolderDatabase
 from exops.ldiftext import add_record, modify_record
@@ -75,7 +76,22 @@ def choose_database(directory: DirectoryFacts, wanted: str | None) -> tuple[Publ
     return db, "the first public folder database (no administrative group names one yet)"
 
 
-@fix("freebusy", title="Recreate the missing administrative group", resolves=("FB-ORPHAN-DN", "FB-EVENT-14031", "FB-SITEFOLDER"))
+def _suggest_freebusy(finding, facts: Facts) -> dict | None:
+    if finding.check_id == "FB-SITEFOLDER":
+        legacy = next((e.data.get("attributes", {}).get("legacyExchangeDN") for e in finding.evidence
+                       if e.kind == "directory"), None)
+        return {"dn": legacy} if legacy else None
+    return {"dn": finding.target} if admin_group_prefix(finding.target) == finding.target.strip() else None
+
+
+def _suggest_rewrite(finding, facts: Facts) -> dict | None:
+    if facts.directory is None or admin_group_prefix(finding.target) is None:
+        return None
+    return {"dn": finding.target, "to_ag": rewrite_target(facts.directory)}
+
+
+@fix("freebusy", title="Recreate the missing administrative group",
+     resolves=("FB-ORPHAN-DN", "FB-EVENT-14031", "FB-SITEFOLDER"), suggest=_suggest_freebusy)
 def plan_freebusy(facts: Facts, source=None, *, dn: str, pf_db: str | None = None,
                   ag_name: str | None = None, replace_site_folder: bool = False) -> Plan:
     directory = _directory(facts)
@@ -151,7 +167,7 @@ def _base_of(directory: DirectoryFacts) -> str:
 
 
 @fix("freebusy-rewrite", title="Move users' legacyExchangeDN under an existing administrative group",
-     resolves=("FB-ORPHAN-DN", "FB-ORPHAN-OTHER"))
+     resolves=("FB-ORPHAN-DN", "FB-ORPHAN-OTHER"), suggest=_suggest_rewrite)
 def plan_rewrite(facts: Facts, source=None, *, dn: str, to_ag: str, users: str | None = None) -> Plan:
     """One step per recipient: new legacyExchangeDN, old value kept as an X500 proxy address."""
     directory = _directory(facts)

@@ -18,6 +18,7 @@ from textual.reactive import reactive
 from textual.widgets import Input
 from textual.worker import get_current_worker
 
+from exops.errors import user_errors
 from exops.model import Report
 from exops.tui import messages
 from exops.tui import session as steps
@@ -102,7 +103,7 @@ class ExopsApp(App):
                                lambda event: post(messages.CheckUpdate(event)))
         except TriageCancelled:
             return
-        except steps.user_errors() as exc:
+        except user_errors() as exc:
             post(messages.TriageFailed(str(exc)))
             return
         except Exception as exc:  # the TUI's edge: say what broke and where to see the traceback

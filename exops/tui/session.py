@@ -159,13 +159,3 @@ def run(facts: Facts, source: str, specs: list[CheckSpec],
         progress: Callable[[CheckProgress], None]) -> Report:
     from exops.engine import run_checks
     return run_checks(facts, source, specs, progress=progress)
-
-
-def user_errors() -> tuple[type[Exception], ...]:
-    """Errors whose message is meant for the user as it is (the CLI shows the same ones)."""
-    from exops.config import ConfigError
-    from exops.registry import RegistryError
-    from exops.sources.bundle import BundleError
-    from exops.sources.eventlog import EventLogError
-    from exops.sources.ldif import LdifError
-    return ConfigError, BundleError, EventLogError, LdifError, RegistryError
