@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import threading
 import zipfile
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
@@ -65,8 +66,28 @@ def write_bundle(path: str | Path, *, directory: DirectoryFacts | None = None,
     return path
 
 
-def open_bundle(path: str | Path, *, progress: Callable[[str], None] | None = None) -> Facts:
-    """Read a bundle's facts, scanning its logs; every problem is a BundleError."""
+def read_manifest(path: str | Path) -> dict:
+    """A bundle's manifest alone (where it came from, what it holds), without reading the rest."""
+    path = Path(path)
+    if path.is_dir():
+        return _manifest(path, path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            manifest = json.loads(archive.read(MANIFEST))
+    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+        raise BundleError(f"bundle {path}: {MANIFEST} cannot be read ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise BundleError(f"bundle {path}: {MANIFEST}: expected an object")
+    return manifest
+
+
+def open_bundle(path: str | Path, *, progress: Callable[[str], None] | None = None,
+                cancel: threading.Event | None = None) -> Facts:
+    """Read a bundle's facts, scanning its logs; every problem is a BundleError.
+
+    `progress(name)` is called as each log starts; `cancel` is passed down to the log scans,
+    which stop between chunks (raising ScanCancelled).
+    """
     path = Path(path)
     with _unpacked(path) as root:
         manifest = _manifest(path, root)
@@ -77,7 +98,7 @@ def open_bundle(path: str | Path, *, progress: Callable[[str], None] | None = No
             if progress:
                 progress(name)
             try:
-                scans.append(scan_log(log))
+                scans.append(scan_log(log, cancel=cancel))
             except EventLogError as exc:
                 raise BundleError(f"bundle {path}: {name}: {exc}") from None
         events = EventFacts(scans=tuple(scans)) if manifest.get("logs") else None
