@@ -78,8 +78,11 @@ def tui(ctx: click.Context, bundle: str | None) -> None:
 
 @cli.command()
 def demo() -> None:
-    """Open the triage session on the bundled litware scenario: users under
-    /o=EUROPE/ou=First Administrative Group, whose administrative group is gone."""
+    """Triage the bundled litware scenario (no servers needed).
+
+    Its users still carry /o=EUROPE/ou=First Administrative Group in their legacyExchangeDN,
+    an administrative group that is gone, and the FreeBusy Assistant logs event 14031.
+    """
     from exops.tui.app import run_tui
     run_tui(bundle=str(DEMO_BUNDLE), config_path=None)
 
@@ -91,9 +94,12 @@ def demo() -> None:
               help="EVTX reader: the Rust `evtx` package when installed (exops[fast]), else pure Python.")
 @friendly(exit_code=3)
 def events(paths: tuple[str, ...], fmt: str, backend: str) -> None:
-    """Read event logs (.evtx, or `wevtutil qe ... /f:xml` exports) and list, per file, the
-    records read, the records skipped with the reason, and the free/busy events found
-    (14031, 8207, 3047) grouped by DN and server."""
+    """Free/busy events in event logs, and what could not be read.
+
+    Reads .evtx files (damaged ones too) or `wevtutil qe Application /f:xml` exports and lists,
+    per file, the records read, the records skipped with the reason, and the free/busy events
+    found (14031, 8207, 3047) grouped by DN and server with counts and first/last seen.
+    """
     from exops.console import print_scans, scans_json
     from exops.sources.eventlog import scan_log
     with scan_progress(quiet=fmt == "json") as progress:
@@ -115,8 +121,11 @@ def events(paths: tuple[str, ...], fmt: str, backend: str) -> None:
 @click.pass_context
 @friendly(exit_code=3)
 def check_command(ctx, bundle, evtx, ldif, only, fmt, output) -> None:
-    """Run the checks and report. Exit codes follow Nagios: 0 OK, 1 warning, 2 critical,
-    3 unknown (nothing could be checked, or the input could not be read).
+    """Run the checks and report (exit 0 OK, 1 warning, 2 critical, 3 unknown).
+
+    Evidence comes from a bundle, from loose files, or, with neither, from the live directory
+    of the configuration. Exit codes follow Nagios: 3 means nothing could be checked or the
+    input could not be read.
 
     \b
     Examples:
@@ -150,8 +159,11 @@ def check_command(ctx, bundle, evtx, ldif, only, fmt, output) -> None:
 @click.pass_context
 @friendly(exit_code=1)
 def collect(ctx, output: str, evtx: tuple[str, ...]) -> None:
-    """Collect the live environment into an evidence bundle that `exops check --bundle` and
-    `exops tui --bundle` read anywhere, no servers needed. Holds no passwords."""
+    """Collect the live environment into an evidence bundle.
+
+    `exops check --bundle` and `exops tui --bundle` read it anywhere, no servers needed. It
+    holds no passwords.
+    """
     from exops.collect import live_facts
     from exops.sources.bundle import write_bundle
     with error_console.status("collecting from the directory..."):

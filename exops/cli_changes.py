@@ -86,9 +86,11 @@ def change_options(command):
 
 @cli.group()
 def fix() -> None:
-    """Plan and apply a repair. Every fix shows its plan first, journals the before-state,
-    verifies each step, undoes applied steps when one fails, and can be undone later
-    with 'exops undo CHANGE'."""
+    """Plan and apply a repair (see docs/fixes.md).
+
+    Every fix shows its plan first, journals the before-state, verifies each step, undoes the
+    applied steps when one fails, and can be undone later with 'exops undo CHANGE'.
+    """
 
 
 @fix.command("freebusy")
@@ -123,8 +125,11 @@ def fix_freebusy(ctx, dn, pf_db, ag_name, replace_site_folder, bundle, dry_run, 
 @click.pass_context
 @friendly(exit_code=1)
 def fix_rewrite(ctx, dn, to_ag, users, bundle, dry_run, yes, plan_out) -> None:
-    """Move recipients' legacyExchangeDN under an existing AG, keeping the old value as an
-    X500 proxy address (and every existing proxy address) so replies to old mail resolve."""
+    """Move recipients' legacyExchangeDN under an existing AG.
+
+    Keeps the old value as an X500 proxy address (and every existing proxy address) so replies
+    to old mail still resolve.
+    """
     run_fix(ctx, "freebusy-rewrite", {"dn": dn, "to_ag": to_ag, "users": users},
             bundle=bundle, dry_run=dry_run, yes=yes, plan_out=plan_out)
 
@@ -135,8 +140,10 @@ def fix_rewrite(ctx, dn, to_ag, users, bundle, dry_run, yes, plan_out) -> None:
 @click.pass_context
 @friendly(exit_code=1)
 def apply(ctx, plan_file: str, yes: bool) -> None:
-    """Apply a plan saved with --plan-out. A plan whose targets changed since it was made is
-    refused as stale: make a new one."""
+    """Apply a plan saved with --plan-out.
+
+    A plan whose targets changed since it was made is refused as stale: make a new one.
+    """
     from exops.changes import Workbench
     from exops.collect import load_live_config
     from exops.plan import Plan
@@ -187,8 +194,11 @@ def _status_colour(status: str) -> str:
 @click.pass_context
 @friendly(exit_code=1)
 def undo(ctx, change_id: int, yes: bool) -> None:
-    """Restore exactly the before-state of a journaled change (also one a crash interrupted).
-    Refused when someone changed the same objects since."""
+    """Restore the before-state of a journaled change.
+
+    Works also for a change a crash interrupted; refused when someone changed the same objects
+    since.
+    """
     from exops.changes import Workbench
     from exops.collect import load_live_config
     with Workbench(load_live_config(ctx.find_root().obj.get("config_path"))) as bench:

@@ -199,3 +199,38 @@ def test_plain_ldap_works_only_when_insecure_is_said(lab, tmp_path):
     assert "insecure: true" in refused.stderr
     config.write_text(config.read_text() + "  insecure: true\n")
     assert exops({**env, "EXOPS_CONFIG": str(config)}, "check", "--only", "FB-ORPHAN-DN").returncode == 2
+
+
+def run_on_terminal(env, args, answer):
+    """Run exops on a real pseudo-terminal, answer its question, return what it printed."""
+    import pty
+    import select
+    main, secondary = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "exops", *args], env=env, stdin=secondary,
+                            stdout=secondary, stderr=secondary, close_fds=True)
+    os.close(secondary)
+    seen, answered = b"", False
+    try:
+        while proc.poll() is None or select.select([main], [], [], 0.1)[0]:
+            if select.select([main], [], [], 1)[0]:
+                try:
+                    chunk = os.read(main, 4096)
+                except OSError:
+                    break
+                seen += chunk
+                if not answered and b"[y/N]" in seen:
+                    os.write(main, answer.encode() + b"\r")
+                    answered = True
+    finally:
+        proc.wait(timeout=60)
+        os.close(main)
+    return proc.returncode, seen.decode(errors="replace")
+
+
+@pytest.mark.parametrize("answer, applied", [("n", False), ("y", True)])
+def test_interactive_run_asks_before_changing(lab, answer, applied):
+    dc, env = lab
+    code, out = run_on_terminal(env, ["fix", "freebusy", "--dn", ORPHAN], answer)
+    assert "Apply these 1 step(s)" in out and "changetype: add" in out
+    assert (read_ag(dc) is not None) == applied
+    assert code == (0 if applied else 1)
