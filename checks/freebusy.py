@@ -54,6 +54,14 @@ def recipient_evidence(group: PrefixGroup, kinds: tuple[str, ...]) -> Iterator[E
                                  "kind": example.kind})
 
 
+def evidence_of(groups: list[EventGroup]) -> tuple[Evidence, ...]:
+    return tuple(e for g in groups for e in event_evidence(g))
+
+
+def servers_of(groups: list[EventGroup]) -> str:
+    return ", ".join(sorted({g.computer for g in groups}))
+
+
 def groups_by_dn(events: EventFacts | None, event_id: int) -> dict[str, list[EventGroup]]:
     out: dict[str, list[EventGroup]] = defaultdict(list)
     for group in events.groups if events else ():
@@ -88,8 +96,7 @@ def orphaned_prefixes(directory: DirectoryFacts, events: EventFacts | None) -> I
     orphans = [g for g in directory.recipient_prefixes
                if fold(g.prefix) not in existing and g.publishers]
     for group in orphans:
-        evidence = [*recipient_evidence(group, ("mailbox",)),
-                    *(e for g in failures.get(fold(group.prefix), ()) for e in event_evidence(g))]
+        evidence = [*recipient_evidence(group, ("mailbox",)), *evidence_of(failures.get(fold(group.prefix), []))]
         logged = sum(g.count for g in failures.get(fold(group.prefix), ()))
         proof = f" The FreeBusy Assistant logged event 14031 for it {logged} times." if logged else ""
         yield Finding(
@@ -197,7 +204,6 @@ def publish_failures(events: EventFacts) -> Iterator[Finding]:
     for key, groups in groups_by_dn(events, FAILED).items():
         dn = groups[0].dn or "(no /o=.../ou=... in the event)"
         total = sum(g.count for g in groups)
-        servers = sorted({g.computer for g in groups})
         resolved = key in created and last_seen(created[key]) > last_seen(groups)
         since = min(g.first_seen for g in groups).isoformat()
         if resolved:
@@ -206,13 +212,13 @@ def publish_failures(events: EventFacts) -> Iterator[Finding]:
                 "the folder was created afterwards (event 3047): resolved")
         else:
             severity, summary = Severity.CRITICAL, (
-                f"{total} event 14031 for {dn} on {', '.join(servers)} since {since}, "
+                f"{total} event 14031 for {dn} on {servers_of(groups)} since {since}, "
                 f"last {last_seen(groups).isoformat()}")
         yield Finding(
             check_id="FB-EVENT-14031", severity=severity, target=dn, summary=summary,
             detail="Event 14031 means the store had no free/busy public folder to publish to for "
                    "this legacyExchangeDN prefix, usually because its administrative group is gone.",
-            evidence=tuple(e for g in groups for e in event_evidence(g)),
+            evidence=evidence_of(groups),
             fixes=() if resolved or not groups[0].dn else (fix_freebusy(dn),))
 
 
@@ -226,13 +232,12 @@ def publish_errors(events: EventFacts) -> Iterator[Finding]:
                 by_code[code.lower()].append(group)
     for code, groups in sorted(by_code.items()):
         cause = PUBLISH_ERRORS.get(code, "see the event text for the cause")
-        servers = sorted({g.computer for g in groups})
         yield Finding(
             check_id="FB-EVENT-8207", severity=Severity.CRITICAL, target=f"error {code}",
             summary=f"{sum(g.count for g in groups)} event 8207 with error {code} on "
-                    f"{', '.join(servers)}: {cause}",
+                    f"{servers_of(groups)}: {cause}",
             detail="MSExchangeFBPublish logs 8207 when it cannot update the free/busy public folder.",
-            evidence=tuple(e for g in groups for e in event_evidence(g)))
+            evidence=evidence_of(groups))
 
 
 @check("FB-EVENT-3047", title="Free/busy folder created by the store (event 3047)",
@@ -248,5 +253,5 @@ def folders_created(events: EventFacts) -> Iterator[Finding]:
         yield Finding(
             check_id="FB-EVENT-3047", severity=Severity.OK, target=dn,
             summary=f"the store created SCHEDULE+ FREE BUSY\\EX:{dn} on "
-                    f"{', '.join(sorted({g.computer for g in groups}))} at {when}{note}",
-            evidence=tuple(e for g in groups for e in event_evidence(g)))
+                    f"{servers_of(groups)} at {when}{note}",
+            evidence=evidence_of(groups))
