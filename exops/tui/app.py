@@ -1,11 +1,15 @@
-"""The triage session: open evidence, run the checks, read the findings and their proof, export.
+"""The triage session: open evidence, run the checks, read the findings and their proof, fix
+them, export, and keep the record (history, undo).
 
 The app composes; screens live in `screens/`, widgets in `widgets/`, styles in `app.tcss`. All
-blocking work (reading a bundle, running checks, writing a report) happens in thread workers that
-post messages; the app folds them into one immutable `Session` that the screens watch.
+blocking work (reading a bundle, running checks, planning and applying fixes, writing a report)
+happens in thread workers that post messages; the app folds the triage's into one immutable
+`Session` that the screens watch. A live session (a configuration) holds one `LiveEnvironment`
+for its life: one Workbench, one thread for every directory and journal call, closed on exit.
 """
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,13 +23,16 @@ from textual.widgets import Input
 from textual.worker import get_current_worker
 
 from exops.errors import user_errors
-from exops.model import Report
+from exops.model import Finding, Report
 from exops.tui import messages
 from exops.tui import session as steps
 from exops.tui.commands import TriageCommands
+from exops.tui.live import LiveEnvironment
 from exops.tui.screens.export import EXTENSIONS, ExportRequest, ExportScreen
 from exops.tui.screens.findings import FindingsScreen
+from exops.tui.screens.fix import FixScreen
 from exops.tui.screens.help import HelpScreen
+from exops.tui.screens.history import HistoryScreen
 from exops.tui.screens.overview import OverviewScreen
 from exops.tui.screens.timeline import TimelineScreen
 from exops.tui.session import Session, TriageCancelled
@@ -33,7 +40,7 @@ from exops.tui.widgets.checks import CheckRow
 from exops.tui.widgets.severity import severity_variables
 
 SCREENS_BY_MODE = {"overview": OverviewScreen, "findings": FindingsScreen,
-                   "timeline": TimelineScreen}
+                   "timeline": TimelineScreen, "history": HistoryScreen}
 
 
 class ExopsApp(App):
@@ -45,10 +52,12 @@ class ExopsApp(App):
     DEFAULT_MODE = "overview"
     COMMANDS = App.COMMANDS | {TriageCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     BINDINGS = [
         Binding("o", "go('overview')", "Overview", id="exops.overview"),
         Binding("f", "go('findings')", "Findings", id="exops.findings"),
         Binding("t", "go('timeline')", "Timeline", id="exops.timeline"),
+        Binding("h", "go('history')", "History", id="exops.history"),
         Binding("e", "export", "Export", id="exops.export"),
         Binding("r", "rerun", "Re-run checks", id="exops.rerun", show=False),
         Binding("question_mark", "help", "Help", id="exops.help", key_display="?"),
@@ -60,6 +69,8 @@ class ExopsApp(App):
     def __init__(self, bundle: str | None = None, config_path: str | None = None) -> None:
         super().__init__()
         self.set_reactive(ExopsApp.session, Session(bundle=bundle, config_path=config_path))
+        self.live = None if bundle else LiveEnvironment(config_path)
+        self.changing = False  # an apply or undo is running: navigation and quitting wait
 
     def format_title(self, title: str, sub_title: str) -> Content:
         return Content.assemble(("exops", "bold"), "  ", title, ("  ·  ", "dim"),
@@ -71,6 +82,10 @@ class ExopsApp(App):
 
     def on_mount(self) -> None:
         self.start_triage()
+
+    async def on_unmount(self) -> None:
+        if self.live is not None:  # waits for a running directory call, off the event loop
+            await asyncio.to_thread(self.live.close)
 
     def watch_session(self, old: Session, new: Session) -> None:
         if (old.report is None) != (new.report is None):
@@ -96,7 +111,7 @@ class ExopsApp(App):
             specs = steps.plan_checks()
             post(messages.ChecksPlanned(specs))
             facts, source = steps.load_facts(session, lambda text: post(messages.Activity(text)),
-                                             lambda: worker.is_cancelled)
+                                             lambda: worker.is_cancelled, self.live)
             origin = steps.bundle_origin(session.bundle) if session.bundle else ""
             post(messages.FactsLoaded(facts, origin))
             report = steps.run(facts, source, specs,
@@ -107,8 +122,8 @@ class ExopsApp(App):
             post(messages.TriageFailed(str(exc)))
             return
         except Exception as exc:  # the TUI's edge: say what broke and where to see the traceback
-            post(messages.TriageFailed(f"internal error: {type(exc).__name__}: {exc} (run "
-                                       "`exops --debug check` on the same input for the traceback)"))
+            post(messages.TriageFailed(messages.internal_error(
+                exc, "run `exops --debug check` on the same input for the traceback")))
             return
         post(messages.ChecksFinished(report))
 
@@ -136,6 +151,8 @@ class ExopsApp(App):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "go" and parameters and parameters[0] == self.current_mode:
             return False  # the footer does not offer the screen you are on
+        if action in ("go", "rerun") and self.changing:
+            return None  # a change is running: its screen stays until it has finished
         if action == "export" and self.session.report is None:
             return None  # shown dimmed until there is something to export
         return True
@@ -150,6 +167,9 @@ class ExopsApp(App):
 
     async def open_findings(self, check_id: str) -> None:
         """The findings screen, filtered to one check's ID."""
+        if self.changing:
+            self.notify("A change is running: its screen stays until it has finished.", timeout=3)
+            return
         await self.action_go("findings")
         self.screen.query_one("#filter", Input).value = check_id
 
@@ -161,7 +181,29 @@ class ExopsApp(App):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen([
                 ("Everywhere", list(self.BINDINGS)), ("Overview", list(CheckRow.BINDINGS)),
-                ("Findings", list(FindingsScreen.BINDINGS)), ("Export", list(ExportScreen.BINDINGS))]))
+                ("Findings", list(FindingsScreen.BINDINGS)), ("Fix", list(FixScreen.BINDINGS)),
+                ("History", list(HistoryScreen.BINDINGS)), ("Export", list(ExportScreen.BINDINGS))]))
+
+    # ------------------------------------------------------------ fixes and changes
+
+    def open_fix(self, finding: Finding) -> None:
+        """The fix screen for one finding, planned from this session's facts or live directory."""
+        self.push_screen(FixScreen(finding, self.session.facts, self.session, self.live))
+
+    def begin_change(self) -> None:
+        self.changing = True
+        self.refresh_bindings()
+
+    def end_change(self) -> None:
+        self.changing = False
+        self.refresh_bindings()
+
+    async def action_quit(self) -> None:
+        if self.changing:
+            self.notify("A change is being applied or undone; quit when it has finished (every "
+                        "step is journaled either way).", severity="warning", timeout=5)
+            return
+        await super().action_quit()
 
     # ------------------------------------------------------------ export
 

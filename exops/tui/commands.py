@@ -2,7 +2,8 @@
 
 Commands are read from the bindings (ids `exops.*`) of the screen and the app, so a new binding is
 in the palette without being listed twice; actions the screen refuses (`check_action`) are left
-out. Exporting in a given format and opening one check's findings are added by name.
+out. Exporting in a given format and opening one check's findings are added by name. A modal
+screen (the fix screen) keeps the app's keys away while it is open, and so does the palette.
 """
 from __future__ import annotations
 
@@ -35,7 +36,10 @@ class TriageCommands(Provider):
     def commands(self) -> list[Command]:
         app = self.app
         session = app.session  # type: ignore[attr-defined]  (the provider is ExopsApp's)
-        out = [*binding_commands(self.screen), *binding_commands(app)]
+        out = list(binding_commands(self.screen))
+        if self.screen.is_modal:
+            return out
+        out += binding_commands(app)
         if session.report is not None:
             out += [(f"Export as {name}", f"write the report as {fmt}",
                      partial(app.action_export, fmt)) for fmt, name in FORMAT_NAMES.items()]

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from exops.engine import CheckProgress
     from exops.facts import Facts
     from exops.registry import CheckSpec
+    from exops.sources.directory import Progress as DirectoryProgress
+    from exops.tui.live import LiveEnvironment
 
 PENDING, RUNNING, DONE, SKIPPED, ERROR = "pending", "running", "done", "skipped", "error"
 NOT_RUN = "not run"  # the evidence could not be read, so no check got to run
@@ -69,6 +71,11 @@ class Session:
         if self.config_path:
             return f"config {display_path(self.config_path)}"
         return "live environment (exops.yaml)"
+
+    @property
+    def live(self) -> bool:
+        """A live environment (a configuration), where fixes can be applied; a bundle is evidence."""
+        return not self.bundle
 
     @property
     def busy(self) -> bool:
@@ -136,15 +143,23 @@ def bundle_origin(path: str) -> str:
     return str(manifest.get("source") or "") if isinstance(manifest, dict) else ""
 
 
-def load_facts(session: Session, step: Callable[[str], None],
-               cancelled: Callable[[], bool]) -> tuple[Facts, str]:
-    """The session's facts and their source line, reporting each log as it is read."""
-    from exops.collect import gather_facts
+def load_facts(session: Session, step: Callable[[str], None], cancelled: Callable[[], bool],
+               live: LiveEnvironment | None = None) -> tuple[Facts, str]:
+    """The session's facts and their source line, reporting each log or page as it is read.
+
+    Live, the directory is read through the session's one Workbench (`live`), so the triage,
+    the fixes and the history share a connection and never talk to the directory at once.
+    """
     from exops.sources.bundle import open_bundle
 
     if not session.bundle:
-        step("reading the configuration")
-        return gather_facts(config_path=session.config_path)
+        if live is None:
+            raise ValueError("a live session needs its LiveEnvironment")
+        step("reading the configuration and connecting to the directory")
+
+        def paged(progress: DirectoryProgress) -> None:
+            step(f"reading the directory: {progress.phase}, {progress.entries:,} entries")
+        return live.facts(cancelled, paged)
 
     def reading(name: str) -> None:
         if cancelled():

@@ -34,3 +34,37 @@ def builtin_checks_only(monkeypatch):
 @pytest.fixture(autouse=True)
 def in_repo(monkeypatch):
     monkeypatch.chdir(REPO)
+
+
+FROZEN = "2011-08-10T09:14:03+00:00"
+
+
+@pytest.fixture
+def journaled_change(litware_bundle, tmp_path, monkeypatch) -> Path:
+    """A live configuration whose journal holds one applied change: the freebusy plan for the
+    orphan, made from the litware bundle, written through the real Journal API at a frozen time
+    by a fixed operator. The directory URL answers nothing: only the journal is read.
+
+    Returns the exops.yaml; the working directory is its folder, so paths show short."""
+    from exops.fixes.freebusy import plan_freebusy
+
+    from exops import journal as journal_module
+    from exops.journal import Journal
+    from exops.sources.bundle import open_bundle
+    from tests.tui.helpers import ORPHAN
+
+    monkeypatch.setattr(journal_module, "now", lambda: FROZEN)
+    monkeypatch.setattr(journal_module.getpass, "getuser", lambda: "admin")
+    monkeypatch.setattr(journal_module.socket, "gethostname", lambda: "ops01")
+    plan = plan_freebusy(open_bundle(litware_bundle), None, dn=ORPHAN)
+    journal = Journal(tmp_path / "journal.sqlite")
+    change_id = journal.begin(plan)
+    for seq, step in enumerate(plan.steps, 1):
+        journal.record_before(change_id, seq, step, step.before)
+        journal.record_step(change_id, seq, "verified", after=step.after)
+    journal.finish(change_id, "applied")
+    journal.close()
+    config = tmp_path / "exops.yaml"
+    config.write_text("directory:\n  url: ldaps://127.0.0.1:9\n  timeout: 2\njournal: journal.sqlite\n")
+    monkeypatch.chdir(tmp_path)
+    return config

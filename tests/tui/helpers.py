@@ -24,3 +24,15 @@ def plain(renderable, width: int = 110) -> str:
 async def settle(app, pilot) -> None:
     await app.workers.wait_for_complete()
     await pilot.pause()
+
+
+async def wait_until(pilot, condition, timeout: float = 20) -> None:
+    """Pause until `condition()` holds: for results that arrive as messages after a worker ends
+    (a re-run started by a handler is not among the workers `wait_for_complete` awaits)."""
+    import time
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {condition}; the screen "
+                                 f"shows:\n{screen_text(pilot.app)}")
+        await pilot.pause(0.05)

@@ -1,4 +1,5 @@
-"""`python -m exops demo` in a real terminal (tmux): the orphan shows, keys work, q quits.
+"""`python -m exops demo` in a real terminal (tmux): the orphan shows, its fix plans as a dry run,
+keys work, q quits.
 
 Textual draws on stderr, so the command is not redirected; the pane is polled for the expected
 text instead of sleeping fixed times, and the tmux session is always killed.
@@ -98,6 +99,12 @@ def test_demo_shows_the_orphan_and_its_evidence_in_a_real_terminal(terminal):
 
     terminal.press("Escape")  # alone: a key right behind it would read as alt+key
     terminal.wait_for("Severity ▾")
+    terminal.press("x")  # its fixes, the first one planned from the bundle: a dry run
+    screen = terminal.wait_for("Fixes that resolve it", "Dry run from the bundle",
+                               "changetype: add")
+    assert "Apply" not in screen.splitlines()[-1]
+    terminal.press("Escape")
+    terminal.wait_for("Severity ▾", absent=("Fixes that resolve it",))
     terminal.press("t")
     terminal.wait_for("14031 publish failed", "08-01")
 

@@ -143,3 +143,70 @@ def test_session_follows_progress_then_takes_the_report_as_the_record():
     assert done.checks[0].findings == (FINDINGS[1],) and done.checks[1].findings == ()
     failed = session.failed("bundle b: manifest.json is missing")
     assert failed.phase == "failed" and {c.state for c in failed.checks} == {"not run"}
+
+
+# ---------------------------------------------------------------- fixes and history
+
+def suggestion(name: str = "freebusy", **params):
+    from exops.changes import Suggestion
+    from exops.registry import FixSpec
+    return Suggestion(FixSpec(name=name, title="", resolves=(), func=lambda *a, **k: None,
+                              origin="test"), params or {"dn": ORPHAN})
+
+
+def test_the_cli_command_names_the_sessions_config_or_bundle():
+    from exops.tui.screens.fix import cli_command
+    plain_command = f'exops fix freebusy --dn "{ORPHAN}"'
+    assert cli_command(suggestion()) == plain_command
+    assert cli_command(suggestion(), config_path="/etc/exops/prod.yaml") == \
+        f'exops --config /etc/exops/prod.yaml fix freebusy --dn "{ORPHAN}"'
+    assert cli_command(suggestion(), bundle="/evidence/eu.zip") == \
+        f"{plain_command} --bundle /evidence/eu.zip --dry-run"
+    assert "'/my configs/x.yaml'" in cli_command(suggestion(), config_path="/my configs/x.yaml")
+
+
+def test_applying_asks_for_the_ag_name_or_the_word_apply():
+    from exops.plan import Plan
+    from exops.tui.screens.fix import confirmation_word
+    assert confirmation_word(Plan("freebusy", {"dn": ORPHAN, "ag_name": "First AG"}, ())) == "First AG"
+    assert confirmation_word(Plan("freebusy-rewrite", {"dn": ORPHAN, "to_ag": "Amsterdam"}, ())) == "apply"
+
+
+def test_ldif_previews_are_unfolded_and_keep_every_line():
+    from exops.tui.widgets.steps import ldif_text, unfolded
+    folded = ("dn: CN=First Administrative Group,CN=Administrative Groups,CN=EUROPE,CN=Microso\n"
+              " ft Exchange,CN=Services\nchangetype: add\nlegacyExchangeDN: " + ORPHAN)
+    dn = "dn: CN=First Administrative Group,CN=Administrative Groups,CN=EUROPE,CN=Microsoft Exchange"
+    assert unfolded(folded) == [f"{dn},CN=Services", "changetype: add", f"legacyExchangeDN: {ORPHAN}"]
+    assert plain(ldif_text(folded, PALETTE), 200).splitlines()[2] == f"legacyExchangeDN: {ORPHAN}"
+
+
+def test_target_states_read_as_absent_or_their_attributes():
+    from exops.tui.widgets.steps import state_lines
+    assert "absent" in state_lines({"exists": False, "attributes": {}}, PALETTE).plain
+    shown = state_lines({"exists": True, "attributes": {"siteFolderServer": [],
+                                                        "proxyAddresses": ["SMTP:a@x", "X500:/o=A"]}},
+                        PALETTE).plain
+    assert shown == "siteFolderServer: (no value)\nproxyAddresses: SMTP:a@x | X500:/o=A"
+
+
+def test_history_columns_fit_the_width_and_times_read_plainly():
+    from exops.tui.screens.history import column_widths, params_line, when
+    assert when("2011-08-10T09:14:03+00:00") == "2011-08-10 09:14:03" and when(None) == "—"
+    assert params_line({"dn": ORPHAN, "pf_db": None, "replace_site_folder": False}) == f"dn={ORPHAN}"
+    narrow, wide = column_widths(80, []), column_widths(120, [])
+    assert "operator" not in narrow and "operator" in wide
+    for total, widths in ((80, narrow), (120, wide)):
+        assert sum(widths.values()) + 2 * len(widths) + 3 <= total
+
+
+def test_a_password_that_is_not_in_the_environment_is_reported_not_prompted(monkeypatch):
+    from exops.config import Config, DirectorySettings
+    from exops.tui.live import missing_password
+    settings = DirectorySettings(url="ldaps://dc", user="admin", password_env="EXOPS_TEST_PW")
+    monkeypatch.delenv("EXOPS_TEST_PW", raising=False)
+    assert "export EXOPS_TEST_PW=" in missing_password(Config(directory=settings))
+    monkeypatch.setenv("EXOPS_TEST_PW", "secret")
+    assert missing_password(Config(directory=settings)) is None
+    kerberos = DirectorySettings(url="ldaps://dc", user="admin", auth="kerberos")
+    assert missing_password(Config(directory=kerberos)) is None

@@ -12,6 +12,7 @@ from exops.tui.app import ExopsApp
 from exops.tui.commands import TriageCommands
 from exops.tui.screens.export import ExportScreen
 from exops.tui.screens.findings import FindingsScreen
+from exops.tui.screens.fix import FixScreen
 from exops.tui.screens.help import HelpScreen
 from exops.tui.screens.overview import OverviewScreen
 from exops.tui.screens.timeline import TimelineScreen
@@ -192,14 +193,14 @@ async def test_palette_offers_every_action_that_fits_the_screen(litware_bundle):
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         names = [name for name, _, _ in TriageCommands(app.screen).commands()]
-        assert {"Findings", "Timeline", "Export", "Help", "Quit", "Re-run checks"} <= set(names)
+        assert {"Findings", "Timeline", "History", "Export", "Help", "Quit", "Re-run checks"} <= set(names)
         assert "Overview" not in names  # we are on it
         assert "Export as Markdown" in names and "Findings of FB-ORPHAN-DN" in names
         await pilot.press("f")
         await pilot.pause()
         names = [name for name, _, _ in TriageCommands(app.screen).commands()]
-        assert {"Filter", "Sort", "Copy fix", "Show/hide critical", "Show every severity",
-                "Overview"} <= set(names)
+        assert {"Filter", "Sort", "Fix…", "Copy fix", "Show/hide critical", "Show every severity",
+                "Overview", "History"} <= set(names)
         run = {name: run for name, _, run in TriageCommands(app.screen).commands()}
         await run["Timeline"]()
         await pilot.pause()
@@ -229,11 +230,15 @@ async def test_help_lists_the_screens_and_keys(litware_bundle):
         assert isinstance(app.screen, HelpScreen)
         keys = " ".join(plain(s.content) for s in app.screen.query(".help-keys"))
         for title, key, action in (("Everywhere", "?", "Help"), ("Everywhere", "q", "Quit"),
+                                   ("Everywhere", "h", "History"),
                                    ("Findings", "/", "Filter"), ("Findings", "s", "Sort"),
+                                   ("Findings", "x", "Fix…"), ("Fix", "a", "Apply…"),
+                                   ("Fix", "w", "Save plan…"), ("History", "u", "Undo…"),
                                    ("Overview", "⏎", "The check's findings")):
             assert title in keys and f"{key}" in keys and action in keys
         prose = app.screen.query_one("#help-screens")._markdown
-        for screen in ("**Overview**", "**Findings**", "**Event timeline**", "**Export**"):
+        for screen in ("**Overview**", "**Findings**", "**Event timeline**", "**Fix**",
+                       "**History**", "**Export**"):
             assert screen in prose
         await pilot.press("escape")
         await pilot.pause()
@@ -284,3 +289,21 @@ async def test_rerun_reads_and_checks_again(litware_bundle):
         await settle(app, pilot)
         assert app.session.phase == "done" and app.session.report is not first
         assert [f.check_id for f in app.session.report.findings] == [f.check_id for f in first.findings]
+
+
+async def test_x_on_a_finding_opens_its_fixes_and_escape_comes_back(litware_bundle):
+    app = ExopsApp(bundle=str(litware_bundle))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        screen = await open_orphan(app, pilot)
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, FixScreen) and app.screen.finding.check_id == "FB-ORPHAN-DN"
+        await settle(app, pilot)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen
+        run = {name: run for name, _, run in TriageCommands(screen).commands()}
+        await run["Fix…"]()
+        await pilot.pause()
+        assert isinstance(app.screen, FixScreen)

@@ -1,8 +1,7 @@
 """Findings: a filterable, sortable table, and the highlighted finding's detail and evidence below.
 
-The fix flow will start here: a FixScreen (plan preview, confirm, apply, verify) pushed for the
-highlighted finding, and a HistoryScreen for the change journal, once the remediation engine
-exists. Until then the detail pane lists the suggested commands and `c` copies the first one.
+The fix flow starts here: `x` opens the FixScreen (plan, confirm, apply, verify) for the
+highlighted finding; `c` copies the first suggested command for the CLI.
 """
 from __future__ import annotations
 
@@ -13,6 +12,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label
@@ -54,11 +54,14 @@ class FindingsScreen(Screen):
         # Priority bindings act as the key arrives, so keys typed right behind `/` (or pasted)
         # go to the filter and a second enter to the table; check_action lets `/` be a character
         # inside the filter and enter reach the table outside it.
+        # `/` and `s` are shown where they act (the filter bar's label, the sorted column's ▾)
+        # rather than in the footer, which keeps room at 80 columns for the fix and the screens.
         Binding("slash", "focus_filter", "Filter", id="exops.findings.filter", key_display="/",
-                priority=True),
+                priority=True, show=False),
         Binding("enter", "filter_done", "Leave the filter", id="exops.findings.filter_done",
                 priority=True, show=False),
-        Binding("s", "cycle_sort", "Sort", id="exops.findings.sort"),
+        Binding("s", "cycle_sort", "Sort", id="exops.findings.sort", show=False),
+        Binding("x", "fix", "Fix…", id="exops.findings.fix"),
         Binding("c", "copy_fix", "Copy fix", id="exops.findings.copy_fix", show=False),
         Binding("escape", "back", "Step back", id="exops.findings.back", show=False),
         *(Binding(key, f"toggle_severity('{severity.value}')", f"Show/hide {severity.value}",
@@ -77,7 +80,7 @@ class FindingsScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header(icon="≡")
         with Horizontal(id="filter-bar"):
-            yield Label("Filter", id="filter-label")
+            yield Label(Content.assemble(("/", "bold $accent"), " Filter"), id="filter-label")
             yield Input(placeholder="ID, target or summary", id="filter", compact=True)
             yield SeverityChips(id="severity-chips")
         yield DataTable(id="findings-table", cursor_type="row", zebra_stripes=True)
@@ -199,6 +202,13 @@ class FindingsScreen(Screen):
             filter_input.value = ""
             self.set_focus(self.query_one(DataTable))
 
+    def action_fix(self) -> None:
+        finding = self.highlighted()
+        if finding is None or self.app.session.report is None:
+            self.notify("Choose a finding first.", severity="warning", timeout=3)
+            return
+        self.app.open_fix(finding)
+
     def action_copy_fix(self) -> None:
         finding = self.highlighted()
         if finding is None or not finding.fixes:
@@ -213,4 +223,6 @@ class FindingsScreen(Screen):
         if action == "copy_fix":
             finding = self.highlighted()
             return True if finding is not None and finding.fixes else None
+        if action == "fix":  # dimmed until there is a finding to fix
+            return True if self.highlighted() is not None and self.app.session.report else None
         return True

@@ -13,7 +13,8 @@ from textual.widgets import Markdown, Static
 
 from exops.tui.widgets.severity import theme_colour
 
-INTRO = ("Read the evidence, run the checks, see what is broken and the proof for it. "
+INTRO = ("Read the evidence, run the checks, see what is broken and the proof for it; fix it "
+         "live, seeing every change before it is made, and undo it from the history. "
          "Ctrl+P opens the command palette: every action here, by name.")
 
 SCREENS = """\
@@ -34,6 +35,17 @@ output), the suggested fixes and the check's docs page. **Enter** gives it the w
 **Event timeline** · events 14031 (free/busy publishing failed), 8207 (publishing error) and
 3047 (free/busy folder created) per day for each DN, on one day axis, so you can see whether the
 folder was created after the last failure. Below, what each log gave.
+
+**Fix** · **x** on a finding lists the fixes that resolve it, with the command line that does
+the same, and plans the highlighted one: its notes, then every step with its target, why, and
+the exact LDIF it will write. Nothing changes until you press **a** and type the word the
+dialog shows (escape cancels); then each step is read, journaled, written and verified as you
+watch, the checks the fix resolves run again, and the triage re-runs. From a bundle a plan is a
+dry run: **w** saves it for `exops --config FILE apply`.
+
+**History** · every change made in the live environment, newest first, with its steps, the
+state each target was in before and the state it was left in. **u** undoes the highlighted
+change once you type its ID; undo refuses when someone changed a target since.
 
 **Export** · the findings as HTML, Markdown, JSON, CSV, JUnit or text, to a path you type; the
 extension follows the format. From the findings screen with a filter on, you can export only

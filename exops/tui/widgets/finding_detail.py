@@ -1,7 +1,7 @@
 """One finding in full: what is wrong, the proof, what to run about it, and where to read more.
 
-Suggested fixes are shown as the commands to run; when the remediation engine lands, a FixScreen
-will preview and apply them from here (see screens/findings.py).
+Suggested fixes are shown as the commands to run; `x` on the findings screen plans and applies
+one from here (screens/fix.py).
 """
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ class FindingDetail(VerticalScroll):
             out += [Padding(part, (0, 0, 1, 2))
                     for part in evidence_renderables(finding.evidence, palette)]
         if finding.fixes:
-            out += [BLANK, heading("Suggested fixes", "c copies the first", palette),
+            out += [BLANK, heading("Suggested fixes", "x plans and applies one · c copies the first", palette),
                     _fixes(finding, palette)]
         if finding.docs:
             out += [BLANK, Text.assemble(("Docs  ", f"bold {palette.heading}"),

@@ -1,0 +1,50 @@
+"""A scrollable change: a header (what, why, how to run it) and one StepView per step.
+
+The fix screen shows a plan in it (each step's LDIF), the history screen a journaled change
+(each step's before and after states); StepEvents repaint one step and bring it into view.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.console import RenderableType
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from exops.tui.widgets.steps import StepView
+
+
+class PlanView(VerticalScroll):
+    """Focusable to scroll with the keys; maximizable to read a long plan full screen."""
+
+    ALLOW_MAXIMIZE = True
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.steps: dict[int, StepView] = {}  # by seq: widget IDs would clash while the old
+        # children are still being removed
+
+    def show_text(self, text: RenderableType) -> None:
+        self.steps = {}
+        self.remove_children()
+        self.mount(Static(text, classes="plan-message"))
+
+    def show_steps(self, header: RenderableType, steps: Iterable[StepView],
+                   footer: RenderableType | None = None) -> None:
+        self.remove_children()
+        self.scroll_home(animate=False)
+        steps = list(steps)
+        self.steps = {view.seq: view for view in steps}
+        widgets = [Static(header, classes="plan-header"), *steps]
+        if footer is not None:
+            widgets.append(Static(footer, classes="plan-footer"))
+        self.mount_all(widgets)
+
+    def step(self, seq: int) -> StepView | None:
+        return self.steps.get(seq)
+
+    def show_state(self, seq: int, state: str, message: str = "") -> None:
+        view = self.step(seq)
+        if view is not None:
+            view.show_state(state, message)
+            self.scroll_to_widget(view, animate=False, top=False)
