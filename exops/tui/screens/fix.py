@@ -479,12 +479,7 @@ class FixScreen(ModalScreen[None]):
         self.notify(command, title="Copied to the clipboard", timeout=4, markup=False)
 
     def action_maximize_plan(self) -> None:
-        view = self.query_one(PlanView)
-        if self.maximized is view:
-            self.minimize()
-        else:
-            self.maximize(view)
-            view.focus()
+        self.query_one(PlanView).toggle_maximized()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         busy = self.phase in ("applying", "verifying")

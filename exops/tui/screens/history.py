@@ -337,12 +337,7 @@ class HistoryScreen(Screen):
             self.refresh_bindings()
 
     def action_maximize_change(self) -> None:
-        view = self.query_one(PlanView)
-        if self.maximized is view:
-            self.minimize()
-        else:
-            self.maximize(view)
-            view.focus()
+        self.query_one(PlanView).toggle_maximized()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if not self.app.session.live:

@@ -24,6 +24,14 @@ class PlanView(VerticalScroll):
         self.steps: dict[int, StepView] = {}  # by seq: widget IDs would clash while the old
         # children are still being removed
 
+    def toggle_maximized(self) -> None:
+        """Full screen to read a long plan; the same key puts it back."""
+        if self.screen.maximized is self:
+            self.screen.minimize()
+        else:
+            self.screen.maximize(self)
+            self.focus()
+
     def show_text(self, text: RenderableType) -> None:
         self.steps = {}
         self.remove_children()
