@@ -20,8 +20,11 @@ import evtx
 
 from exops.sources.eventlog import Progress, ScanTally
 from exops.sources.eventxml import fields_from_string
-from exops.sources.evtx_python import (HEADER_SIZE, ChunkReader, ChunkWalk, read_record,
-                                       scan_chunks, written_time)
+from exops.sources.evtx_binxml import ChunkReader
+from exops.sources.evtx_format import HEADER_SIZE
+from exops.sources.evtx_python import read_record
+from exops.sources.evtx_values import written_time
+from exops.sources.evtx_walk import ChunkWalk, scan_chunks
 
 _EVENT_ID = re.compile(r"<EventID\b[^>]*>\s*(\d+)\s*<")
 

@@ -13,8 +13,8 @@ from Evtx.Evtx import ChunkHeader
 
 from exops.sources import evtx_python
 from exops.sources.eventlog import ScanTally, rust_available, scan_log
-from exops.sources.evtx_python import (CHUNK_SIZE, HEADER_SIZE, Element, listed_templates,
-                                       template_elements)
+from exops.sources.evtx_binxml import Element, listed_templates, template_elements
+from exops.sources.evtx_format import CHUNK_SIZE, HEADER_SIZE
 
 # file: (records SOURCES.md lists as recoverable, records exops reads). exops reads more where
 # it steps over damage to later records in the same chunk, or carves a chunk whose header is

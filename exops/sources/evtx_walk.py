@@ -1,0 +1,161 @@
+"""The walk over chunks and records that both EVTX backends share, so that they agree on which
+records exist: it visits every 64 KiB chunk in the file (a dirty log's header undercounts them),
+carves records out of chunks whose header is damaged, and steps over damaged records to the next
+good one instead of giving up on the rest of the chunk.
+"""
+from __future__ import annotations
+
+import os
+import struct
+import threading
+import zlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from exops.sources.eventlog import EventLogError, Progress, ScanCancelled, ScanTally
+from exops.sources.evtx_binxml import ChunkReader, TemplateCache
+from exops.sources.evtx_format import CHUNK_MAGIC, CHUNK_SIZE, HEADER_SIZE, RECORDS_START, Record
+
+RECORD_MAGIC = b"**\x00\x00"
+MIN_RECORD = 28                      # header, an empty fragment and the trailing size copy
+
+_FILE_HEADER = struct.Struct("<8sQQQIHHHH")     # magic .. chunk count (REFERENCE.md 4)
+_CHUNK_HEADER = struct.Struct("<8sQQQQIII")     # magic, record numbers/ids, header size, offsets
+_RECORD_HEADER = struct.Struct("<4sIQQ")        # magic, size, record id, FILETIME written
+_U32 = struct.Struct("<I")
+
+
+@dataclass
+class ChunkWalk:
+    records: list[Record] = field(default_factory=list)
+    damage: Counter[str] = field(default_factory=Counter)
+    header_ok: bool = False         # starts with ElfChnk: one of the chunks the log is made of
+    checksum_ok: bool = True
+
+
+ReadChunk = Callable[[bytes, ChunkWalk, "ChunkReader", ScanTally], None]
+
+
+def scan_chunks(path: Path, tally: ScanTally, cancel: threading.Event | None,
+                progress: Progress | None, read: ReadChunk) -> None:
+    """Walk every chunk of the file and hand its records to `read`; notes what the header hid.
+
+    Chunks are read with plain reads rather than mmap: a log that shrinks while it is read (a
+    live log being cleared) must end the scan early, not kill the process with SIGBUS.
+    """
+    with path.open("rb") as stream:
+        size = os.fstat(stream.fileno()).st_size
+        header = stream.read(HEADER_SIZE)
+        if len(header) < HEADER_SIZE:
+            raise EventLogError(f"{path}: truncated EVTX header ({len(header)} of {HEADER_SIZE} "
+                                "bytes)")
+        templates = TemplateCache(stream)
+        found = bad_checksums = 0
+        for offset in range(HEADER_SIZE, size, CHUNK_SIZE):
+            if cancel is not None and cancel.is_set():
+                raise ScanCancelled(str(path))
+            stream.seek(offset)
+            chunk = stream.read(CHUNK_SIZE)
+            walk = walk_chunk(chunk)
+            found += walk.header_ok
+            bad_checksums += not walk.checksum_ok
+            for reason, count in walk.damage.items():
+                tally.skip(reason, count)
+            if walk.records:
+                read(chunk, walk, ChunkReader(chunk, templates), tally)
+            if progress is not None:
+                progress(min(offset + CHUNK_SIZE, size), size)
+    _notes(tally, header, size, found, bad_checksums, templates.borrowed)
+
+
+def _notes(tally: ScanTally, header: bytes, size: int, found: int, bad_checksums: int,
+           borrowed: int) -> None:
+    declared = _FILE_HEADER.unpack_from(header, 0)[-1]
+    flags, checksum = struct.unpack_from("<II", header, 0x78)
+    if found != declared:
+        prefix = "dirty log: " if flags & 1 else ""
+        tally.note(f"{prefix}header counts {_chunks(declared)}, {found} found")
+    if zlib.crc32(header[:0x78]) != checksum:
+        tally.note("file header checksum does not match (ignored)")
+    if bad_checksums:
+        tally.note(f"checksum mismatch in {_chunks(bad_checksums)}; their records were read "
+                   "anyway")
+    if (size - HEADER_SIZE) % CHUNK_SIZE:
+        tally.note(f"file ends inside a chunk ({(size - HEADER_SIZE) % CHUNK_SIZE} bytes)")
+    if borrowed:
+        tally.note(f"{borrowed} records read with a template from another chunk "
+                   "(their own copy was damaged)")
+
+
+def _chunks(count: int) -> str:
+    return f"{count} chunk{'' if count == 1 else 's'}"
+
+
+def walk_chunk(chunk: bytes) -> ChunkWalk:
+    """The records of one chunk, stepping over damage; a chunk with a bad header is carved."""
+    if len(chunk) < RECORDS_START:
+        return ChunkWalk()                           # a scrap at the end of a cut file
+    header_ok = chunk[:8] == CHUNK_MAGIC
+    walk = ChunkWalk(header_ok=header_ok)
+    if header_ok:
+        _, _, _, first, last, _, _, free = _CHUNK_HEADER.unpack_from(chunk, 0)
+        end = free if RECORDS_START <= free <= len(chunk) else len(chunk)
+        walk.checksum_ok = _checksums_match(chunk, end)
+    elif chunk.count(0) != len(chunk):
+        end = len(chunk)
+        walk.damage["chunk with bad magic (zeroed)" if chunk[:8] == bytes(8)
+                    else "chunk with bad magic"] += 1
+    else:
+        return walk                                  # never used: not damage
+    offset = RECORDS_START if header_ok else _next_record(chunk, RECORDS_START, end)
+    while offset is not None and offset + 24 <= end:
+        magic, size, record_id, written = _RECORD_HEADER.unpack_from(chunk, offset)
+        if magic == RECORD_MAGIC and MIN_RECORD <= size <= end - offset:
+            walk.records.append((offset, size, record_id, written))
+            offset += size
+            continue
+        if magic == RECORD_MAGIC:
+            walk.damage[_bad_size(size, offset, len(chunk))] += 1
+        offset = _next_record(chunk, offset + 4, end)
+    if header_ok:
+        _count_lost(walk, first, last)
+    return walk
+
+
+def _bad_size(size: int, offset: int, available: int) -> str:
+    if size == 0:
+        return "record of size 0"
+    if available < CHUNK_SIZE and available < offset + size <= CHUNK_SIZE:
+        return "record cut off by the end of the file"
+    return "record with an impossible size"
+
+
+def _next_record(chunk: bytes, start: int, end: int) -> int | None:
+    """The next offset that holds a plausible record: magic, sane size, and its size repeated."""
+    while (found := chunk.find(RECORD_MAGIC, start, end)) >= 0:
+        size = _U32.unpack_from(chunk, found + 4)[0] if found + 8 <= end else 0
+        if (MIN_RECORD <= size <= end - found
+                and _U32.unpack_from(chunk, found + size - 4)[0] == size):
+            return found
+        start = found + 4
+    return None
+
+
+def _count_lost(walk: ChunkWalk, first: int, last: int) -> None:
+    """Records the chunk header promises but the walk could not find (zeroed or overwritten)."""
+    expected = last - first + 1
+    if not 0 < expected <= CHUNK_SIZE // MIN_RECORD:
+        return
+    found = sum(first <= record_id <= last for _, _, record_id, _ in walk.records)
+    lost = expected - found - sum(walk.damage.values())
+    if lost > 0:
+        walk.damage["record lost in a damaged part of a chunk"] += lost
+
+
+def _checksums_match(chunk: bytes, end: int) -> bool:
+    view = memoryview(chunk)
+    header_crc, data_crc = _U32.unpack_from(chunk, 0x7C)[0], _U32.unpack_from(chunk, 0x34)[0]
+    return (zlib.crc32(view[0x80:RECORDS_START], zlib.crc32(view[:0x78])) == header_crc
+            and zlib.crc32(view[RECORDS_START:end]) == data_crc)
