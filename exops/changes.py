@@ -67,8 +67,9 @@ class Workbench:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def facts(self) -> Facts:
-        return Facts(directory=self.source.collect())
+    def facts(self, *, cancel=None, progress=None) -> Facts:
+        """Collect the directory anew; `cancel()` and `progress(...)` are checked per page."""
+        return Facts(directory=self.source.collect(cancel=cancel, progress=progress))
 
     def plan(self, fix_name: str, params: dict, facts: Facts | None = None) -> Plan:
         spec = load_fixes()[fix_name]

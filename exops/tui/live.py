@@ -94,11 +94,9 @@ class LiveEnvironment:
     def facts(self, cancelled: Callable[[], bool],
               progress: Callable[[Progress], None] | None = None) -> tuple[Facts, str]:
         """The directory as the triage reads it, through the Workbench's one connection."""
-        from exops.facts import Facts
-
         def collect(bench: Workbench) -> tuple[Facts, str]:
-            directory = bench.source.collect(cancel=cancelled, progress=progress)
-            return Facts(directory=directory), f"directory {bench.config.directory.url}"
+            return (bench.facts(cancel=cancelled, progress=progress),
+                    f"directory {bench.config.directory.url}")
         return self.call(collect)
 
     def plan(self, fix: str, params: dict) -> Plan:
