@@ -172,8 +172,10 @@ def site_folder_servers(directory: DirectoryFacts) -> Iterator[Finding]:
 def public_folder_tree(directory: DirectoryFacts) -> Iterator[Finding]:
     if not directory.public_folder_databases or directory.public_folder_trees:
         return
+    modern = next((ag for ag in directory.admin_groups if fold(ag.name) == fold(MODERN_AG)), None)
     yield Finding(
-        check_id="FB-PF-TREE", severity=Severity.CRITICAL, target="CN=Folder Hierarchies",
+        check_id="FB-PF-TREE", severity=Severity.CRITICAL,
+        target=f"CN=Folder Hierarchies,{modern.dn}" if modern else "CN=Folder Hierarchies",
         summary="public folder databases exist but no msExchPFTree object does",
         detail="Without the public folder tree object under CN=Folder Hierarchies of the Exchange "
                "2007+ administrative group, free/busy publishing fails with MSExchangeFBPublish "

@@ -2,6 +2,25 @@
 
 `fixtures/scenarios/<name>/scenario.yaml` is the single description; this module validates it and
 expands it (recipient generators, event streams) lazily so that large scenarios stay cheap.
+
+Besides the organisation (`domain`, `organization`, `site`, `cas_array`), the recipients and the
+event logs, a scenario can describe a messy decommissioning; every key below is optional and its
+default is the healthy state:
+
+- per administrative group (`admin_groups[]`):
+  - `folder_hierarchy: true` creates `CN=Folder Hierarchies/CN=Public Folders` (msExchPFTree);
+    leave it out (or `false`) everywhere for an organisation without a public folder tree.
+  - `site_folder_server: <server>/<public folder database>` sets siteFolderServer;
+    `site_folder_server_deleted: true` deletes that database once the link is set, so the link
+    is left pointing at a deleted object (the directory mangles it to
+    `CN=<name>\\0ADEL:<guid>,CN=Deleted Objects,...`). The order matters: AD and Samba refuse a
+    DN-valued attribute that names a missing object.
+  - `servers_container: true` keeps an (empty) `CN=Servers` under an AG that lists no servers,
+    as a decommissioning that removed the servers but not their container leaves it.
+- per free/busy event stream (`events.free_busy[]`): `event_id` (14031, 8207 or 3047), `server`,
+  `dn`, `every_hours` (default 1), `error_code` (the code an 8207 carries; default
+  `0x80004005`), and `from` / `until` (ISO times; default: the log's `start` + 7 minutes and
+  its `end`), so that, say, a 3047 can follow the last 14031 of the same DN.
 """
 from __future__ import annotations
 
@@ -43,6 +62,8 @@ class AdminGroup:
     servers: tuple[Server, ...] = ()
     folder_hierarchy: bool = False
     site_folder_server: str | None = None   # "<server>/<public folder database>"
+    site_folder_server_deleted: bool = False  # the database is deleted after the link is set
+    servers_container: bool = False          # keep CN=Servers even when no server is left
 
 
 @dataclass(frozen=True)
@@ -108,8 +129,9 @@ class Scenario:
         for fb in self.raw_events.get("free_busy", ()):
             if fb["server"] != server:
                 continue
-            t = start + timedelta(minutes=7)
-            while t < end:
+            t = _when(fb["from"]) if "from" in fb else start + timedelta(minutes=7)
+            until = _when(fb["until"]) if "until" in fb else end
+            while t < until:
                 stream.append((t, _free_busy(fb, t, fqdn, channel)))
                 t += timedelta(hours=fb.get("every_hours", 1))
         stream.sort(key=lambda pair: pair[0])
@@ -150,7 +172,12 @@ def _build(raw: dict[str, Any], path: Path) -> Scenario:
             for s in ag.get("servers", ()))
         ags.append(AdminGroup(name=ag["name"], legacy_dn=ag["legacy_dn"], servers=servers,
                               folder_hierarchy=bool(ag.get("folder_hierarchy")),
-                              site_folder_server=ag.get("site_folder_server")))
+                              site_folder_server=ag.get("site_folder_server"),
+                              site_folder_server_deleted=bool(ag.get("site_folder_server_deleted")),
+                              servers_container=bool(ag.get("servers_container"))))
+        if ags[-1].site_folder_server_deleted and not ags[-1].site_folder_server:
+            raise ScenarioError(f"{path}: admin group {ag['name']!r}: site_folder_server_deleted "
+                                "needs a site_folder_server")
     return Scenario(
         name=raw["name"], description=raw.get("description", ""),
         realm=raw["domain"]["realm"], netbios=raw["domain"]["netbios"],
@@ -190,7 +217,7 @@ _FREE_BUSY = {
             lambda dn: (dn, f"Failed to publish free/busy data to the public folder {dn} "
                             "because the folder could not be found.", "0x8004010F")),
     8207: ("MSExchangeFBPublish", 2, 49152,
-           lambda dn: (dn, "0x80004005")),
+           lambda dn, code: (dn, code)),
     3047: ("MSExchangeIS Public Store", 4, 16384,
            lambda dn: (f"SCHEDULE+ FREE BUSY\\EX:{dn}",)),
 }
@@ -198,5 +225,7 @@ _FREE_BUSY = {
 
 def _free_busy(spec: dict[str, Any], when: datetime, fqdn: str, channel: str) -> EventSpec:
     provider, level, qualifiers, data = _FREE_BUSY[spec["event_id"]]
+    items = data(spec["dn"], spec.get("error_code", "0x80004005")) if spec["event_id"] == 8207 \
+        else data(spec["dn"])
     return EventSpec(event_id=spec["event_id"], provider=provider, time=when, computer=fqdn,
-                     channel=channel, level=level, data=data(spec["dn"]), qualifiers=qualifiers)
+                     channel=channel, level=level, data=items, qualifiers=qualifiers)

@@ -65,6 +65,12 @@ def seed_directory(target, scenario: Scenario, progress=None) -> SeedReport:
         for ag_dn, db in site_folder_links(scenario, databases):
             if not conn.modify(ag_dn, {"siteFolderServer": [(MODIFY_REPLACE, [db.dn])]}):
                 raise SeedError(f"cannot set siteFolderServer on {ag_dn}: {_why(conn)}")
+        # Only now: the directory refuses a link to a missing object, but keeps (mangled) a link
+        # to one deleted afterwards.
+        for db in deleted_databases(scenario, databases):
+            if not conn.delete(db.dn):
+                raise SeedError(f"cannot delete {db.dn}: {_why(conn)}")
+            report.count("deleted_database")
         for n, (kind, dn, classes, attrs) in enumerate(recipient_entries(scenario, databases)):
             _add(conn, dn, classes, attrs)
             report.count(kind)
@@ -114,11 +120,18 @@ def site_folder_links(scenario: Scenario, databases: dict[str, Database]) -> Ite
             yield admin_group_dn(scenario.base_dn, scenario.org, ag.name), _site_folder_database(ag, databases)
 
 
+def deleted_databases(scenario: Scenario, databases: dict[str, Database]) -> list[Database]:
+    """Public folder databases deleted after an AG's siteFolderServer was set to them."""
+    gone = (_site_folder_database(ag, databases) for ag in scenario.admin_groups
+            if ag.site_folder_server_deleted)
+    return list({db.dn: db for db in gone}.values())
+
+
 def admin_group_entries(scenario: Scenario, ag: AdminGroup) -> Iterator[tuple[str, str, list[str], dict]]:
     """(kind, dn, objectClasses, attributes) of one AG and everything under it, parents first."""
     ag_dn = admin_group_dn(scenario.base_dn, scenario.org, ag.name)
     yield "admin_group", ag_dn, ["top", "container", "msExchAdminGroup"], {"legacyExchangeDN": ag.legacy_dn}
-    if ag.servers:
+    if ag.servers or ag.servers_container:
         yield "container", f"CN={SERVERS},{ag_dn}", ["top", "container", "msExchServersContainer"], {}
     for server in ag.servers:
         server_dn = _server_dn(scenario, ag, server)
