@@ -18,7 +18,6 @@ from typing import Any
 from exops.dn import admin_group_prefix, fold
 
 EXAMPLES_PER_KIND = 5
-RECIPIENT_KINDS = ("mailbox", "mail_user", "contact", "group", "other")
 
 
 # ---------------------------------------------------------------- directory

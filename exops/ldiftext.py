@@ -36,6 +36,3 @@ def modify_record(dn: str, changes: dict[str, tuple[str, list[str]]]) -> list[st
         lines.append("-")
     return [physical for line in lines for physical in fold(line)]
 
-
-def delete_record(dn: str) -> list[str]:
-    return [*fold(attr_line("dn", dn)), "changetype: delete"]

@@ -79,16 +79,6 @@ class Finding:
             "fixes": list(self.fixes),
         }
 
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> Finding:
-        return cls(
-            check_id=raw["id"], severity=Severity(raw["severity"]), target=raw["target"],
-            summary=raw["summary"], detail=raw.get("detail", ""),
-            evidence=tuple(Evidence(**e) for e in raw.get("evidence", ())),
-            fixes=tuple(raw.get("fixes", ())), title=raw.get("title", ""),
-            area=raw.get("area", ""), docs=raw.get("docs", ""),
-        )
-
 
 def worst(findings: list[Finding]) -> Severity:
     """The severity that decides the exit code of a run."""

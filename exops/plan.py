@@ -32,7 +32,7 @@ class PlanStale(PlanError):
 class Step:
     id: str
     title: str
-    action: str          # executor: "ldap.add", "ldap.modify", "ldap.delete", ...
+    action: str          # executor: "ldap.add", "ldap.modify", ...
     target: str          # the object changed (a DN, a balancer member)
     before: State
     after: State

@@ -105,8 +105,3 @@ def load_checks() -> dict[str, CheckSpec]:
 def load_fixes() -> dict[str, FixSpec]:
     _load(FIX_GROUP)
     return dict(_fixes)
-
-
-def plugin_names() -> list[str]:
-    """Names of installed check plugins, without importing them."""
-    return sorted(ep.name for ep in entry_points(group=CHECK_GROUP))

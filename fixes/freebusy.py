@@ -12,7 +12,6 @@ from collections import Counter
 
 from ldap3.core.exceptions import LDAPInvalidFilterError
 from ldap3.operation.search import parse_filter
-from ldap3.utils.conv import escape_filter_chars
 
 from exops.checks.freebusy import rewrite_target
 from exops.dn import (BadLegacyDN, admin_group_prefix, admin_groups_dn, escape_rdn, fold,
@@ -217,10 +216,8 @@ def _recipients(source, prefix: str, users: str | None):
             parse_filter(users, None, auto_escape=False, auto_encode=False, validator=None, check_names=False)
         except (LDAPInvalidFilterError, IndexError, ValueError):
             raise FixRefused(f"--users {users!r} is not a valid LDAP filter, e.g. '(department=Sales)'") from None
-    value = escape_filter_chars(prefix.rstrip("/") + "/")
-    query = (f"(&(legacyExchangeDN={value}*)"
-             f"(|(objectClass=user)(objectClass=contact)(objectClass=group)){users or ''})")
-    for entry in source.search(source.base_dn, query, ("legacyExchangeDN", "proxyAddresses")):
+    for entry in source.recipients_with_prefix(prefix, ("legacyExchangeDN", "proxyAddresses"),
+                                               narrow=users or ""):
         legacy = entry.first("legacyExchangeDN")
         if legacy and fold(legacy).startswith(fold(prefix) + "/"):
             yield entry.dn, legacy, [str(p) for p in entry.attrs.get("proxyaddresses", [])]

@@ -342,21 +342,18 @@ class DirectorySource:
     def read(self, dn: str, attributes: Sequence[str] = ("*",)) -> Entry | None:
         return next(self.search(dn, "(objectClass=*)", attributes, scope="base"), None)
 
-    def find_by_legacy_dn(self, legacy_dn: str, attributes: Sequence[str] = ATTRIBUTES,
-                          base: str | None = None) -> Iterator[Entry]:
-        """Objects whose legacyExchangeDN equals `legacy_dn` (AD compares it case-insensitively)."""
-        query = f"(legacyExchangeDN={escape_filter_chars(legacy_dn.strip())})"
-        yield from self.search(base or self.base_dn, query, attributes)
-
     def recipients_with_prefix(self, prefix: str, attributes: Sequence[str] = ATTRIBUTES,
-                               cancel: Cancel = None, progress: ProgressHook = None) -> Iterator[Entry]:
+                               cancel: Cancel = None, progress: ProgressHook = None,
+                               narrow: str = "") -> Iterator[Entry]:
         """Recipients whose legacyExchangeDN lies under `/o=<Org>/ou=<AG>`, any letter case.
 
         The trailing `/` keeps `/ou=First Administrative Group 2` out of `/ou=First
         Administrative Group`; the AG object itself (exactly the prefix) is not a recipient.
+        `narrow` is an admin's own, already validated, filter expression ANDed to the search.
         """
         value = escape_filter_chars(prefix.strip().rstrip("/") + "/")
-        query = f"(&(legacyExchangeDN={value}*)(|(objectClass=user)(objectClass=contact)(objectClass=group)))"
+        query = (f"(&(legacyExchangeDN={value}*)"
+                 f"(|(objectClass=user)(objectClass=contact)(objectClass=group)){narrow})")
         yield from self.search(self.base_dn, query, attributes, cancel=cancel, progress=progress,
                                phase="recipients")
 

@@ -45,8 +45,6 @@ class LdapExecutor:
                 return
         elif step.action == "ldap.modify":
             ok = self.conn.modify(step.target, _replace(step.after["attributes"]))
-        elif step.action == "ldap.delete":
-            ok = self.conn.delete(step.target)
         else:
             raise DirectoryWriteError(f"unknown directory action {step.action!r}")
         if not ok:
@@ -57,8 +55,6 @@ class LdapExecutor:
             if not self.conn.delete(step.target) and self.conn.result.get("result") != 32:
                 raise DirectoryWriteError(f"removing {step.target}: {self._why()}")
             return
-        if step.action == "ldap.delete":
-            raise DirectoryWriteError(f"{step.target} was deleted; exops does not re-create deleted objects")
         if not self.conn.modify(step.target, _replace(before["attributes"])):
             raise DirectoryWriteError(f"restoring {step.target}: {self._why()}")
 

@@ -6,9 +6,7 @@ here run in that worker thread: they may block, and they never touch widgets.
 """
 from __future__ import annotations
 
-import json
 import os
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -132,15 +130,11 @@ def bundle_origin(path: str) -> str:
 
     Only a hint for the overview: a bundle that cannot be read says so through `open_bundle`.
     """
+    from exops.sources.bundle import BundleError, read_manifest
     try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                manifest = json.loads(archive.read("manifest.json"))
-        else:
-            manifest = json.loads((Path(path) / "manifest.json").read_text())
-    except (OSError, KeyError, ValueError):
+        return str(read_manifest(path).get("source") or "")
+    except (BundleError, OSError):
         return ""
-    return str(manifest.get("source") or "") if isinstance(manifest, dict) else ""
 
 
 def load_facts(session: Session, step: Callable[[str], None], cancelled: Callable[[], bool],

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from exops.tui.live import LiveEnvironment
 
 PLACEHOLDER_CONFIG = "exops.yaml"
-VERBS = {"ldap.add": "create", "ldap.modify": "modify", "ldap.delete": "delete"}
+VERBS = {"ldap.add": "create", "ldap.modify": "modify"}
 
 
 def cli_command(suggestion: Suggestion, config_path: str | None = None, bundle: str | None = None) -> str:
