@@ -214,11 +214,12 @@ def lab_group() -> None:
 @friendly(exit_code=1)
 def lab_up_command(scenario: str) -> None:
     """Start the scenario's lab (a real Samba AD DC seeded from it) and write exops.lab.yaml."""
-    from exops.lab.control import PASSWORD_ENV, lab_password, lab_up
+    from exops.lab.control import PASSWORD_ENV, lab_up
+    from exops.lab.samba import LAB_ADMIN_PASSWORD
     with error_console.status(f"starting the {scenario} lab (the first time builds its directory)..."):
         status, config = lab_up(scenario, Path.cwd())
     click.echo(f"lab {status.scenario} up on ldaps://{status.address}; wrote {config}\n"
-               f"try:  export {PASSWORD_ENV}='{lab_password()}'\n"
+               f"try:  export {PASSWORD_ENV}='{LAB_ADMIN_PASSWORD}'\n"
                f"      exops --config {config.name} check")
 
 

@@ -12,7 +12,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from exops.lab.samba import CA_DIR, LAB_ADMIN_PASSWORD, DCInfo, fresh_copy, golden_dc, pid_alive, stop_detached
+from exops.lab.samba import CA_DIR, DCInfo, fresh_copy, golden_dc, pid_alive, stop_detached
 from exops.lab.scenario import Scenario, load_scenario
 
 CONFIG_NAME = "exops.lab.yaml"
@@ -68,10 +68,6 @@ def lab_status(scenario_name: str) -> LabStatus:
 def lab_down(scenario_name: str) -> bool:
     target = lab_home() / scenario_name / "dc"
     return (target / "exops-lab.json").is_file() and stop_detached(target)
-
-
-def lab_password() -> str:
-    return LAB_ADMIN_PASSWORD
 
 
 def _answers(address: str | None) -> bool:
