@@ -14,7 +14,7 @@ files (it walks every chunk and steps over damage), so compare rates, not totals
 
     python bench/evtx_scan.py [FILES...] [--repeat 5]
 
-Without FILES: every .evtx in $EXOPS_SAMPLES, else ../shared/samples/evtx next to the repo.
+Without FILES: every .evtx in $EXOPS_SAMPLES, else the vendored copy in tests/data/evtx-samples.
 """
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def measure(reader: Callable[[Path], int], files: list[Path], repeat: int) -> tu
 
 
 def default_files() -> list[Path]:
-    folder = Path(os.environ.get("EXOPS_SAMPLES", REPO.parent / "shared" / "samples" / "evtx"))
+    folder = Path(os.environ.get("EXOPS_SAMPLES", REPO / "tests" / "data" / "evtx-samples"))
     return sorted(folder.glob("*.evtx"))
 
 

@@ -18,7 +18,7 @@ from exops.lab.samba import RunningDC, SambaDC, fresh_copy, golden_dc
 from exops.lab.scenario import Scenario, load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLES = Path(os.environ.get("EXOPS_SAMPLES", REPO.parent / "shared" / "samples" / "evtx"))
+SAMPLES = Path(os.environ.get("EXOPS_SAMPLES", REPO / "tests" / "data" / "evtx-samples"))
 SCENARIOS = REPO / "fixtures" / "scenarios"
 
 

@@ -1,4 +1,4 @@
-"""The event log scan on real third-party .evtx files (../shared/samples/evtx, see SOURCES.md):
+"""The event log scan on real third-party .evtx files (vendored in tests/data/evtx-samples, see SOURCES.md):
 nothing recoverable is lost, damage is reported with its reason, and both backends agree on
 every count and on every field of every record."""
 from __future__ import annotations
