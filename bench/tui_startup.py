@@ -74,7 +74,7 @@ async def bare_textual() -> float:
 
 
 def headless_pipeline(bundle: str) -> float:
-    from exops.engine import run_checks, select_checks
+    from exops.diagnose import run_checks, select_checks
     from exops.sources.bundle import open_bundle
 
     start = time.perf_counter()

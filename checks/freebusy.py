@@ -10,7 +10,8 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from exops.dn import MODERN_AG, fold, is_deleted_reference
-from exops.facts import AdminGroup, DirectoryFacts, EventFacts, EventGroup, PrefixGroup
+from exops.facts.directory import AdminGroup, DirectoryFacts, PrefixGroup
+from exops.facts.events import EventFacts, EventGroup
 from exops.model import Evidence, Finding, Severity
 from exops.registry import check
 

@@ -7,7 +7,6 @@
 """
 from __future__ import annotations
 
-import functools
 import sys
 from pathlib import Path
 
@@ -15,28 +14,12 @@ import click
 from rich.markup import escape
 
 from exops import __version__
+from exops.cli_changes import CHANGE_COMMANDS
 from exops.console import check_progress, console, error_console, scan_progress
-from exops.errors import user_errors
+from exops.cli_edge import friendly
 
 FORMATS = ("table", "json", "md", "html", "csv", "junit")
 DEMO_BUNDLE = Path(__file__).resolve().parents[1] / "fixtures" / "scenarios" / "litware" / "bundle"
-
-
-def friendly(exit_code: int):
-    """Show user errors as one line and exit with `exit_code`; --debug shows the traceback."""
-
-    def wrap(command):
-        @functools.wraps(command)
-        def run(*args, **kwargs):
-            try:
-                return command(*args, **kwargs)
-            except user_errors() as exc:
-                if click.get_current_context().find_root().params.get("debug"):
-                    raise
-                error_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-                sys.exit(exit_code)
-        return run
-    return wrap
 
 
 @click.group(invoke_without_command=True,
@@ -134,11 +117,13 @@ def check_command(ctx, bundle, evtx, ldif, only, fmt, output) -> None:
       exops check --bundle evidence.zip --only FB-ORPHAN-DN --format json
     """
     from exops.collect import gather_facts
-    from exops.engine import run_checks, select_checks
+    from exops.diagnose import run_checks, select_checks
     from exops.reports import render, print_table
     specs = select_checks(only)
     facts, source = gather_facts(bundle=bundle, evtx=evtx, ldif=ldif,
                                  config_path=ctx.obj.get("config_path"))
+    for reason in facts.unavailable.values():   # also an UNKNOWN finding in the report
+        error_console.print(f"[bold red]cannot read:[/] {escape(reason)}", highlight=False, soft_wrap=True)
     with check_progress(quiet=fmt != "table" and not output) as hook:
         report = run_checks(facts, source, specs, progress=hook)
     if output:
@@ -164,20 +149,25 @@ def collect(ctx, output: str, evtx: tuple[str, ...]) -> None:
     `exops check --bundle` and `exops tui --bundle` read it anywhere, no servers needed. It
     holds no passwords.
     """
-    from exops.collect import live_facts
+    from exops.collect import gather_facts
+    from exops.facts.directory import DirectoryFacts
     from exops.sources.bundle import write_bundle
-    with error_console.status("collecting from the directory..."):
-        facts, source = live_facts(ctx.obj.get("config_path"))
-    path = write_bundle(output, directory=facts.directory, logs=evtx, source=source)
-    d = facts.directory
-    click.echo(f"wrote {path}: {len(d.admin_groups)} administrative groups, {len(d.servers)} servers, "
-               f"{d.recipients_scanned} recipients, {len(evtx)} logs")
+    with error_console.status("collecting...") as status:
+        facts, source = gather_facts(config_path=ctx.obj.get("config_path"),
+                                     progress=lambda line: status.update(escape(line)))
+    for fact_type, reason in facts.unavailable.items():
+        error_console.print(f"[yellow]not collected:[/] {escape(reason)}", highlight=False)
+    path = write_bundle(output, facts=facts, files={"events": list(evtx)}, source=source)
+    d = facts.get(DirectoryFacts)
+    held = (f"{len(d.admin_groups)} administrative groups, {len(d.servers)} servers, "
+            f"{d.recipients_scanned} recipients, " if d else "")
+    click.echo(f"wrote {path}: {held}{len(evtx)} logs")
 
 
 @cli.command("checks")
 def list_checks() -> None:
     """List every check with its ID, area and title (plugins included)."""
-    from exops.engine import select_checks
+    from exops.diagnose import select_checks
     for spec in select_checks():
         origin = "" if spec.origin.startswith("exops.") else f"  [{spec.origin}]"
         click.echo(f"{spec.id:<18} {spec.area:<12} {spec.title}{origin}")
@@ -254,7 +244,8 @@ def lab_bundle(scenario: str, output: str) -> None:
     click.echo(f"wrote bundle {path}")
 
 
-from exops import cli_changes  # noqa: E402,F401  (registers fix, apply, history, undo)
+for _command in CHANGE_COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

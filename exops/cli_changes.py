@@ -1,24 +1,29 @@
-"""`exops fix`, `apply`, `history`, `undo`: changes, always planned, shown, journaled, undoable."""
+"""`exops fix`, `apply`, `history`, `undo`: changes, always planned, shown, journaled, undoable.
+
+`exops fix NAME` is made from each fix's declaration (its parameters, help and title), so a fix
+from a plug-in gets its command without code here; fixes are imported only when `fix` is used.
+"""
 from __future__ import annotations
 
 import json
 import sys
 
 import click
+from rich.markup import escape
 
-from exops.cli import cli, friendly
+from exops.cli_edge import friendly
 from exops.console import console, error_console
 
 
 def _show_event(event) -> None:
     colour = {"verified": "green", "found": "cyan", "failed": "red", "undone": "yellow",
-              "unchanged": "dim"}.get(event.state, "white")
-    console.print(f"  [{colour}]{event.state:>9}[/] step {event.seq}: {event.step.title}"
-                  + (f"  [dim]({event.message})[/]" if event.message else ""))
+              "unchanged": "dim", "waiting": "dim"}.get(event.state, "white")
+    console.print(f"  [{colour}]{event.state:>9}[/] step {event.seq}: {escape(event.step.title)}"
+                  + (f"  [dim]({escape(event.message)})[/]" if event.message else ""), highlight=False)
 
 
 def _confirm(yes: bool, question: str) -> None:
-    """Never change a directory without a plan the user has seen or --yes."""
+    """Never change anything without a plan the user has seen or --yes."""
     if yes:
         return
     if not sys.stdin.isatty():
@@ -31,38 +36,40 @@ def _confirm(yes: bool, question: str) -> None:
 def _report_verification(bench, plan) -> None:
     verification = bench.verify(plan)
     for f in verification.remaining:
-        console.print(f"[red]still open:[/] {f.check_id} {f.target}: {f.summary}")
+        console.print(f"[red]still open:[/] {escape(f.check_id)} {escape(f.target)}: {escape(f.summary)}",
+                      highlight=False)
     if verification.resolved:
-        console.print(f"[green]verified:[/] the checks {plan.fix} resolves report nothing for "
-                      f"{plan.params.get('dn') or 'this change'} any more")
+        answered = "; ".join(plan.resolves) or plan.params.get("dn") or "this change"
+        console.print(f"[green]verified:[/] collected again; the checks {plan.fix} resolves report "
+                      f"nothing for {escape(answered)} any more", highlight=False)
 
 
 def _apply_and_verify(bench, plan, yes: bool) -> None:
-    _confirm(yes, f"Apply these {len(plan.steps)} step(s) to {bench.config.directory.url}?")
+    _confirm(yes, f"Apply these {len(plan.steps)} step(s) to {bench.where}?")
     result = bench.apply(plan, progress=_show_event)
     console.print(f"change {result.change_id}: {result.status} (undo with: exops undo {result.change_id})")
     if result.found:
-        console.print("[cyan]found already in place (another run made it):[/] " + "; ".join(result.found))
+        console.print("[cyan]found already in place (another run made it):[/] "
+                      + escape("; ".join(result.found)), highlight=False)
     _report_verification(bench, plan)
 
 
 def run_fix(ctx: click.Context, name: str, params: dict, *, bundle: str | None, dry_run: bool,
             yes: bool, plan_out: str | None) -> None:
-    from exops.changes import Workbench
-    from exops.collect import load_live_config
-    from exops.registry import load_fixes
-    from exops.sources.bundle import open_bundle
+    from exops.collect import gather_facts, load_live_config
+    from exops.workbench import Workbench, plan_fix
     if bundle:
-        plan = load_fixes()[name].func(open_bundle(bundle), None, **params)
+        facts, _ = gather_facts(bundle=bundle)
+        plan = plan_fix(name, params, facts)
         click.echo(plan.describe())
         if plan_out:
             plan.save(plan_out)
         error_console.print("planned from a bundle: nothing was changed (bundles are evidence; "
-                            "apply a plan against the live directory with --config)")
+                            "apply a plan against the live environment with --config)")
         return
-    with Workbench(load_live_config(ctx.find_root().obj.get("config_path"))) as bench:
-        with error_console.status("reading the directory..."):
-            facts = bench.facts()
+    with Workbench.from_config(load_live_config(ctx.find_root().obj.get("config_path"))) as bench:
+        with error_console.status("collecting...") as status:
+            facts = bench.facts(progress=lambda line: status.update(escape(line)))
         plan = bench.plan(name, params, facts)
         click.echo(plan.describe())
         if plan_out:
@@ -72,19 +79,43 @@ def run_fix(ctx: click.Context, name: str, params: dict, *, bundle: str | None, 
             _apply_and_verify(bench, plan, yes)
 
 
-def change_options(command):
-    for option in reversed((
-        click.option("--bundle", type=click.Path(exists=True), help="Plan from an evidence bundle (never applies)."),
-        click.option("--dry-run", is_flag=True, help="Show the plan and stop."),
-        click.option("--yes", is_flag=True, help="Apply without asking (for scripts)."),
-        click.option("--plan-out", type=click.Path(dir_okay=False),
-                     help="Save the plan to a file for 'exops apply' and stop."),
-    )):
-        command = option(command)
-    return command
+CHANGE_OPTIONS = (
+    click.Option(["--bundle"], type=click.Path(exists=True), help="Plan from an evidence bundle (never applies)."),
+    click.Option(["--dry-run"], is_flag=True, help="Show the plan and stop."),
+    click.Option(["--yes"], is_flag=True, help="Apply without asking (for scripts)."),
+    click.Option(["--plan-out"], type=click.Path(dir_okay=False),
+                 help="Save the plan to a file for 'exops apply' and stop."),
+)
 
 
-@cli.group()
+def _fix_command(spec) -> click.Command:
+    """A click command made from a fix's declaration."""
+    options = [click.Option([p.option], is_flag=p.type is bool, type=None if p.type is bool else p.type,
+                            required=p.required, help=p.help) for p in spec.params]
+
+    @click.pass_context
+    @friendly(exit_code=1)
+    def run(ctx, bundle, dry_run, yes, plan_out, **params) -> None:
+        run_fix(ctx, spec.name, params, bundle=bundle, dry_run=dry_run, yes=yes, plan_out=plan_out)
+
+    return click.Command(spec.name, callback=run, params=[*options, *CHANGE_OPTIONS], help=spec.help,
+                         short_help=spec.title)
+
+
+class FixGroup(click.Group):
+    """Lists and builds `exops fix NAME` from the registered fixes, imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from exops.registry import load_fixes
+        return sorted(load_fixes())
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        from exops.registry import load_fixes
+        spec = load_fixes().get(name)
+        return _fix_command(spec) if spec else None
+
+
+@click.group(cls=FixGroup)
 def fix() -> None:
     """Plan and apply a repair (see docs/fixes.md).
 
@@ -93,48 +124,7 @@ def fix() -> None:
     """
 
 
-@fix.command("freebusy")
-@click.option("--dn", required=True, help="The orphaned /o=<Org>/ou=<AG>, e.g. \"/o=EUROPE/ou=First Administrative Group\".")
-@click.option("--pf-db", help="DN (or name) of the public folder database for siteFolderServer; default: the best existing one, explained.")
-@click.option("--ag-name", help="Name of the administrative group object to create (default: the AG in --dn).")
-@click.option("--replace-site-folder", is_flag=True, help="Change the siteFolderServer of an existing AG that points elsewhere.")
-@change_options
-@click.pass_context
-@friendly(exit_code=1)
-def fix_freebusy(ctx, dn, pf_db, ag_name, replace_site_folder, bundle, dry_run, yes, plan_out) -> None:
-    """Recreate a missing administrative group so Outlook 2003 free/busy works again.
-
-    Creates the AG with legacyExchangeDN = DN and siteFolderServer = a public folder database;
-    the store then recreates SCHEDULE+ FREE BUSY\\EX:DN (event 3047) within its maintenance
-    cycle or after an Information Store restart. Running it again is a no-op.
-
-    \b
-    Example:
-      exops fix freebusy --dn "/o=EUROPE/ou=First Administrative Group" --dry-run
-    """
-    run_fix(ctx, "freebusy", {"dn": dn, "pf_db": pf_db, "ag_name": ag_name,
-                              "replace_site_folder": replace_site_folder},
-            bundle=bundle, dry_run=dry_run, yes=yes, plan_out=plan_out)
-
-
-@fix.command("freebusy-rewrite")
-@click.option("--dn", required=True, help="The orphaned /o=<Org>/ou=<AG> the users carry.")
-@click.option("--to-ag", required=True, help="Name or legacyExchangeDN of the existing AG to move them under.")
-@click.option("--users", help="Narrow to recipients matching this LDAP filter, e.g. '(department=Sales)'.")
-@change_options
-@click.pass_context
-@friendly(exit_code=1)
-def fix_rewrite(ctx, dn, to_ag, users, bundle, dry_run, yes, plan_out) -> None:
-    """Move recipients' legacyExchangeDN under an existing AG.
-
-    Keeps the old value as an X500 proxy address (and every existing proxy address) so replies
-    to old mail still resolve.
-    """
-    run_fix(ctx, "freebusy-rewrite", {"dn": dn, "to_ag": to_ag, "users": users},
-            bundle=bundle, dry_run=dry_run, yes=yes, plan_out=plan_out)
-
-
-@cli.command()
+@click.command()
 @click.argument("plan_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--yes", is_flag=True, help="Apply without asking.")
 @click.pass_context
@@ -142,22 +132,27 @@ def fix_rewrite(ctx, dn, to_ag, users, bundle, dry_run, yes, plan_out) -> None:
 def apply(ctx, plan_file: str, yes: bool) -> None:
     """Apply a plan saved with --plan-out.
 
-    A plan whose targets changed since it was made is refused as stale: make a new one.
+    The plan is made again from the live environment and must match the file step for step:
+    what you confirm is what the fix produces, never the file's own words. A plan whose targets
+    changed since it was made is refused as stale; an edited one is refused. Nothing is
+    journaled or changed when a plan is refused.
     """
-    from exops.changes import Workbench
     from exops.collect import load_live_config
     from exops.plan import Plan
-    plan = Plan.load(plan_file)
-    click.echo(plan.describe())
-    if plan.noop:
-        return
-    with Workbench(load_live_config(ctx.find_root().obj.get("config_path"))) as bench:
+    from exops.workbench import Workbench
+    saved = Plan.load(plan_file)
+    with Workbench.from_config(load_live_config(ctx.find_root().obj.get("config_path"))) as bench:
+        with error_console.status("making the plan again from the live environment..."):
+            plan = bench.replan(saved)
+        click.echo(plan.describe())
+        if plan.noop:
+            return
         _apply_and_verify(bench, plan, yes)
 
 
-@cli.command()
+@click.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
 @click.pass_context
 @friendly(exit_code=1)
 def history(ctx, fmt: str, limit: int) -> None:
@@ -170,26 +165,30 @@ def history(ctx, fmt: str, limit: int) -> None:
     if fmt == "json":
         click.echo(json.dumps([{"id": c.id, "fix": c.fix, "status": c.status, "operator": c.operator,
                                 "started": c.started, "finished": c.finished, "message": c.message,
-                                "params": c.plan.params,
+                                "params": c.plan.params, "resolves": list(c.plan.resolves),
                                 "steps": [{"seq": s.seq, "title": s.step.title, "target": s.step.target,
-                                           "status": s.status, "before": s.before, "after": s.after}
+                                           "executor": s.step.executor, "status": s.status,
+                                           "before": s.before, "after": s.after}
                                           for s in c.steps]} for c in changes], indent=2))
         return
     if not changes:
-        console.print(f"no changes in {journal.path}")
+        console.print(f"no changes in {escape(str(journal.path))}", highlight=False)
     for c in changes:
-        console.print(f"[bold]{c.id}[/] {c.started} {c.fix} [{_status_colour(c.status)}]{c.status}[/] "
-                      f"by {c.operator}  {json.dumps(c.plan.params)}")
+        console.print(f"[bold]{c.id}[/] {c.started} {escape(c.fix)} [{_status_colour(c.status)}]{c.status}[/] "
+                      f"by {escape(c.operator)}  {escape(json.dumps(c.plan.params))}"
+                      + (f"  {escape(c.message)}" if c.status == "unreadable" else ""), highlight=False)
         for s in c.steps:
-            console.print(f"    {s.seq}. {s.status:<9} {s.step.title}")
+            console.print(f"    {s.seq}. {s.status:<9} {escape(s.step.title)}"
+                          + (f" [{escape(s.step.executor)}]" if s.step.endpoint else ""), highlight=False)
 
 
 def _status_colour(status: str) -> str:
-    return {"applied": "green", "undone": "yellow", "applying": "red", "failed": "red"}.get(status, "white")
+    return {"applied": "green", "undone": "yellow", "applying": "red", "failed": "red",
+            "unreadable": "red"}.get(status, "white")
 
 
-@cli.command()
-@click.argument("change_id", type=int)
+@click.command()
+@click.argument("change_id", type=click.IntRange(1, 2**63 - 1))
 @click.option("--yes", is_flag=True, help="Undo without asking.")
 @click.pass_context
 @friendly(exit_code=1)
@@ -197,16 +196,22 @@ def undo(ctx, change_id: int, yes: bool) -> None:
     """Restore the before-state of a journaled change.
 
     Works also for a change a crash interrupted; refused when someone changed the same objects
-    since.
+    since. Actions that have no before-state (a drain) are undone by their compensating action
+    (enable); those that have none at all (a restart) are left as they are and said so.
     """
-    from exops.changes import Workbench
     from exops.collect import load_live_config
-    with Workbench(load_live_config(ctx.find_root().obj.get("config_path"))) as bench:
+    from exops.workbench import Workbench
+    with Workbench.from_config(load_live_config(ctx.find_root().obj.get("config_path"))) as bench:
         change = bench.journal.change(change_id)
         if change is not None:
-            console.print(f"change {change.id}: {change.fix} {json.dumps(change.plan.params)} ({change.status})")
+            console.print(f"change {change.id}: {escape(change.fix)} {escape(json.dumps(change.plan.params))} "
+                          f"({change.status})", highlight=False)
             for s in change.steps:
-                console.print(f"  {s.seq}. {s.step.title}: back to {json.dumps(s.before)}")
+                console.print(f"  {s.seq}. {escape(s.step.title)}: back to {escape(json.dumps(s.before))}",
+                              highlight=False)
         _confirm(yes, f"Undo change {change_id}?")
         undone = bench.undo(change_id, progress=_show_event)
     console.print(f"change {undone.id}: {undone.status}")
+
+
+CHANGE_COMMANDS = (fix, apply, history, undo)

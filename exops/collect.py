@@ -1,51 +1,61 @@
-"""Where a run's facts come from: a bundle, loose evidence files, or the live environment."""
+"""Where a run's facts come from: a bundle, loose evidence files, or the configured sources."""
 from __future__ import annotations
 
-from pathlib import Path
+import threading
+from collections.abc import Callable
 
 from exops.config import Config, ConfigError, find_config, load_config
-from exops.facts import EventFacts, Facts
-from exops.sources.bundle import open_bundle
-from exops.sources.eventlog import scan_log
-from exops.sources.ldif import read_ldif_facts
+from exops.facts.store import Facts, kind_named
+from exops.sources.bundle import BundleSource
+from exops.sources.evidence import EvidenceFile
+from exops.sources.source import Source, collect_from, configured_sources
 
 
-def gather_facts(*, bundle: str | None = None, evtx: tuple[str, ...] = (), ldif: str | None = None,
-                 config_path: str | None = None) -> tuple[Facts, str]:
-    """Facts plus a one-line description of where they came from (shown in every report)."""
+def evidence_sources(*, bundle: str | None = None, evtx: tuple[str, ...] = (),
+                     ldif: str | None = None) -> list[Source]:
+    """The sources of an offline run: a bundle, or one source per loose evidence file."""
     if bundle:
         if evtx or ldif:
             raise ConfigError("--bundle already holds the evidence; do not add --evtx or --ldif")
-        return open_bundle(bundle), f"bundle {bundle}"
-    if evtx or ldif:
-        events = EventFacts(scans=tuple(scan_log(p) for p in evtx)) if evtx else None
-        directory = read_ldif_facts(ldif) if ldif else None
-        names = [Path(p).name for p in (*evtx, *([ldif] if ldif else []))]
-        return Facts(directory=directory, events=events), "files " + ", ".join(names)
-    return live_facts(config_path)
+        return [BundleSource(bundle)]
+    sources: list[Source] = [EvidenceFile(kind_named("events"), path) for path in evtx]
+    if ldif:
+        sources.append(EvidenceFile(kind_named("directory"), ldif))
+    return sources
 
 
-def live_facts(config_path: str | None) -> tuple[Facts, str]:
-    if find_config(config_path) is None:
-        raise ConfigError("nothing to check: give --bundle, or --evtx/--ldif, or a configuration "
-                          "(--config, $EXOPS_CONFIG or ./exops.yaml) with a directory section")
-    config = load_live_config(config_path)
-    source = open_directory(config)
-    with source:
-        directory = source.collect()
-    return Facts(directory=directory), f"directory {config.directory.url}"
+def gather_facts(*, bundle: str | None = None, evtx: tuple[str, ...] = (), ldif: str | None = None,
+                 config_path: str | None = None, cancel: threading.Event | None = None,
+                 progress: Callable[[str], None] | None = None) -> tuple[Facts, str]:
+    """Facts plus a one-line description of where they came from (shown in every report)."""
+    sources = evidence_sources(bundle=bundle, evtx=evtx, ldif=ldif)
+    if sources:
+        return collect_from(sources, cancel=cancel, progress=progress), describe(sources)
+    config = load_live_config(config_path, purpose="nothing to check: give --bundle, or --evtx/--ldif, or")
+    sources = live_sources(config)
+    try:
+        return collect_from(sources, cancel=cancel, progress=progress), describe(sources)
+    finally:
+        for source in sources:
+            source.close()
 
 
-def open_directory(config: Config):
-    """The live directory of a configuration (not yet connected: it binds on first use)."""
-    from exops.sources.directory import DirectorySource
-    if config.directory is None:
-        raise ConfigError(f"{config.path}: no directory section; exops needs it to work live")
-    return DirectorySource.from_settings(config.directory)
+def live_sources(config: Config) -> list[Source]:
+    sources = configured_sources(config)
+    if not sources:
+        raise ConfigError(f"{config.path}: no section exops can read from (directory, ...)")
+    return sources
 
 
-def load_live_config(config_path: str | None) -> Config:
+def describe(sources: list[Source]) -> str:
+    """`bundle B`, `files a.evtx, b.ldf`, `directory ldaps://dc1`: the report's source line."""
+    files = [s.path.name for s in sources if isinstance(s, EvidenceFile)]
+    others = [s.name for s in sources if not isinstance(s, EvidenceFile)]
+    return ", ".join(others + ([f"files {', '.join(files)}"] if files else []))
+
+
+def load_live_config(config_path: str | None, purpose: str = "no configuration:") -> Config:
     path = find_config(config_path)
     if path is None:
-        raise ConfigError("no configuration: pass --config FILE, set $EXOPS_CONFIG, or create ./exops.yaml")
+        raise ConfigError(f"{purpose} pass --config FILE, set $EXOPS_CONFIG, or create ./exops.yaml ")
     return load_config(path)

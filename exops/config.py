@@ -13,13 +13,15 @@ from typing import Any
 
 import yaml
 
+from exops.errors import ExopsError
+
 DEFAULT_NAME = "exops.yaml"
 AUTH_METHODS = ("simple", "ntlm", "kerberos")
 WINRM_TRANSPORTS = ("basic", "ntlm", "kerberos", "credssp")
 BALANCER_TYPES = ("haproxy", "kemp", "f5")
 
 
-class ConfigError(ValueError):
+class ConfigError(ExopsError, ValueError):
     """A configuration that cannot be used; the message is meant for the user as it is."""
 
 

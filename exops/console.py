@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from exops.facts import LogScan, to_data
+from exops.facts.events import LogScan
+from exops.facts.serde import to_data
 
 console = Console(highlight=False)
 if not console.is_terminal:  # files and pipes: wide enough that DNs and summaries stay on one line

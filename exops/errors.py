@@ -1,20 +1,15 @@
-"""The errors whose message is meant for the user as it is: the CLI prints them as one line
-(exit code by command) and the TUI shows them in place; anything else is a bug with a traceback."""
+"""The base of every error whose message is meant for the user as it is.
+
+The CLI catches `ExopsError` once at its edge and prints one line (`--debug` shows the
+traceback); the TUI catches it once, in its worker-error handler. Anything else is a bug and
+keeps its traceback. A new source declares its errors as subclasses and needs nothing else.
+"""
 from __future__ import annotations
 
 
-def user_errors() -> tuple[type[Exception], ...]:
-    from exops.config import ConfigError
-    from exops.engine import UnknownCheck
-    from exops.lab.samba import LabError
-    from exops.lab.scenario import ScenarioError
-    from exops.plan import PlanError
-    from exops.registry import RegistryError
-    from exops.remediate import ChangeFailed
-    from exops.sources.bundle import BundleError
-    from exops.sources.directory import DirectoryError
-    from exops.sources.directory_writer import DirectoryWriteError
-    from exops.sources.eventlog import EventLogError
-    from exops.sources.ldif import LdifError
-    return (ConfigError, BundleError, EventLogError, LdifError, ScenarioError, UnknownCheck,
-            LabError, PlanError, RegistryError, ChangeFailed, DirectoryError, DirectoryWriteError)
+class ExopsError(Exception):
+    """A failure the user can act on; str() is one line saying what and, where known, what to do."""
+
+
+class Cancelled(ExopsError):
+    """The user stopped a long read (a scan, a directory search) before it finished."""

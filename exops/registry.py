@@ -8,16 +8,18 @@ nothing is imported until checks are actually needed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+import inspect
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
 from exops.model import Finding
+from exops.errors import ExopsError
 
 CHECK_GROUP = "exops.checks"
 FIX_GROUP = "exops.fixes"
 
 
-class RegistryError(Exception):
+class RegistryError(ExopsError):
     pass
 
 
@@ -34,13 +36,52 @@ class CheckSpec:
 
 
 @dataclass(frozen=True)
+class Param:
+    """One parameter of a fix: the CLI option and the TUI field are made from it."""
+
+    name: str                      # python name: "pf_db"; the option is --pf-db
+    help: str
+    type: type = str               # str, bool or int
+    required: bool = False
+
+    @property
+    def option(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+@dataclass(frozen=True)
 class FixSpec:
     name: str
     title: str
     resolves: tuple[str, ...]     # check IDs whose findings this fix addresses
-    func: Callable                 # (facts, directory, **params) -> Plan
+    func: Callable                 # (facts, live, **params) -> Plan
     origin: str
     suggest: Callable | None = None   # (finding, facts) -> params, or None when it does not fit
+    params: tuple[Param, ...] = ()
+    needs: tuple[type, ...] = ()      # fact types it plans from
+    live: bool = False                # searches the live sources while planning; False: plans from facts alone
+    help: str = ""
+
+    def validate(self, values: dict) -> dict:
+        """The parameters as the planner takes them: unknown names, missing required ones and
+        wrong types are refused (a saved plan is re-validated the same way)."""
+        known = {p.name: p for p in self.params}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise RegistryError(f"fix {self.name}: unknown parameter(s) {', '.join(unknown)}")
+        clean = {}
+        for param in self.params:
+            value = values.get(param.name)
+            if value is None or value == "" or value is False:
+                if param.required:
+                    raise RegistryError(f"fix {self.name}: {param.option} is required")
+                clean[param.name] = False if param.type is bool else None
+                continue
+            if not isinstance(value, param.type) or param.type is int and isinstance(value, bool):
+                raise RegistryError(f"fix {self.name}: {param.option} must be {param.type.__name__}, "
+                                    f"not {type(value).__name__}")
+            clean[param.name] = value
+        return clean
 
 
 _checks: dict[str, CheckSpec] = {}
@@ -69,17 +110,20 @@ def check(check_id: str, *, title: str, needs: tuple[type, ...], area: str,
     return register
 
 
-def fix(name: str, *, title: str, resolves: tuple[str, ...] = (),
-        suggest: Callable | None = None) -> Callable:
-    """Register a planner: a function from facts (and a live source, and parameters) to a Plan.
+def fix(name: str, *, title: str, resolves: tuple[str, ...] = (), suggest: Callable | None = None,
+        params: tuple[Param, ...] = (), needs: tuple[type, ...] = (), live: bool = False) -> Callable:
+    """Register a planner: a function from facts (plus the live sources, which only a fix with
+    `live=True` may search, and the declared parameters) to a Plan.
 
+    `params` declares the parameters once; the CLI's options and the TUI's form are made from it.
     `suggest(finding, facts)` gives the parameters to offer for a finding it resolves, so front
     ends can propose the fix from the finding without parsing command lines.
     """
 
     def register(func: Callable) -> Callable:
         _fixes[name] = FixSpec(name=name, title=title, resolves=resolves, func=func,
-                               origin=func.__module__, suggest=suggest)
+                               origin=func.__module__, suggest=suggest, params=params, needs=needs,
+                               live=live, help=inspect.getdoc(func) or title)
         return func
 
     return register

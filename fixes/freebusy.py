@@ -16,10 +16,12 @@ from ldap3.operation.search import parse_filter
 from exops.checks.freebusy import rewrite_target
 from exops.dn import (BadLegacyDN, admin_group_prefix, admin_groups_dn, escape_rdn, fold,
                       is_deleted_reference, organization_dn, parse_admin_group_dn)
-from exops.facts import AdminGroup, DirectoryFacts, Facts, PublicFolderDatabase
+from exops.facts.directory import AdminGroup, DirectoryFacts, PublicFolderDatabase
+from exops.facts.store import Facts
 from exops.ldiftext import add_record, modify_record
 from exops.plan import Plan, PlanError, Step
-from exops.registry import fix
+from exops.registry import Param, fix
+from exops.sources.directory import DirectorySource
 
 ABSENT = {"exists": False, "attributes": {}}
 
@@ -29,10 +31,10 @@ class FixRefused(PlanError):
 
 
 def _directory(facts: Facts) -> DirectoryFacts:
-    if facts.directory is None:
-        raise FixRefused("this fix needs directory facts: run it against the live directory "
-                         "(--config) or a bundle that holds one")
-    return facts.directory
+    directory = facts.get(DirectoryFacts)
+    if directory is None:
+        raise FixRefused(f"this fix needs directory facts: {facts.why_missing(DirectoryFacts)}")
+    return directory
 
 
 def _create(step_id: str, title: str, dn: str, object_class: list[str], attrs: dict[str, list[str]],
@@ -84,15 +86,37 @@ def _suggest_freebusy(finding, facts: Facts) -> dict | None:
 
 
 def _suggest_rewrite(finding, facts: Facts) -> dict | None:
-    if facts.directory is None or admin_group_prefix(finding.target) is None:
+    directory = facts.get(DirectoryFacts)
+    if directory is None or admin_group_prefix(finding.target) is None:
         return None
-    return {"dn": finding.target, "to_ag": rewrite_target(facts.directory)}
+    return {"dn": finding.target, "to_ag": rewrite_target(directory)}
+
+
+DN = Param("dn", 'The orphaned /o=<Org>/ou=<AG>, e.g. "/o=EUROPE/ou=First Administrative Group".',
+           required=True)
 
 
 @fix("freebusy", title="Recreate the missing administrative group",
-     resolves=("FB-ORPHAN-DN", "FB-EVENT-14031", "FB-SITEFOLDER"), suggest=_suggest_freebusy)
-def plan_freebusy(facts: Facts, source=None, *, dn: str, pf_db: str | None = None,
+     resolves=("FB-ORPHAN-DN", "FB-EVENT-14031", "FB-SITEFOLDER"), suggest=_suggest_freebusy,
+     needs=(DirectoryFacts,), params=(
+         DN,
+         Param("pf_db", "DN (or name) of the public folder database for siteFolderServer; default: "
+                        "the best existing one, explained."),
+         Param("ag_name", "Name of the administrative group object to create (default: the AG in --dn)."),
+         Param("replace_site_folder", "Change the siteFolderServer of an existing AG that points elsewhere.",
+               type=bool)))
+def plan_freebusy(facts: Facts, live=(), *, dn: str, pf_db: str | None = None,
                   ag_name: str | None = None, replace_site_folder: bool = False) -> Plan:
+    """Recreate a missing administrative group so Outlook 2003 free/busy works again.
+
+    Creates the AG with legacyExchangeDN = DN and siteFolderServer = a public folder database;
+    the store then recreates SCHEDULE+ FREE BUSY\\EX:DN (event 3047) within its maintenance
+    cycle or after an Information Store restart. Running it again is a no-op.
+
+    \b
+    Example:
+      exops fix freebusy --dn "/o=EUROPE/ou=First Administrative Group" --dry-run
+    """
     directory = _directory(facts)
     try:
         org, ag = parse_admin_group_dn(dn)
@@ -166,13 +190,22 @@ def _base_of(directory: DirectoryFacts) -> str:
 
 
 @fix("freebusy-rewrite", title="Move users' legacyExchangeDN under an existing administrative group",
-     resolves=("FB-ORPHAN-DN", "FB-ORPHAN-OTHER"), suggest=_suggest_rewrite)
-def plan_rewrite(facts: Facts, source=None, *, dn: str, to_ag: str, users: str | None = None) -> Plan:
-    """One step per recipient: new legacyExchangeDN, old value kept as an X500 proxy address."""
+     resolves=("FB-ORPHAN-DN", "FB-ORPHAN-OTHER"), suggest=_suggest_rewrite,
+     needs=(DirectoryFacts,), live=True, params=(
+         Param("dn", "The orphaned /o=<Org>/ou=<AG> the users carry.", required=True),
+         Param("to_ag", "Name or legacyExchangeDN of the existing AG to move them under.", required=True),
+         Param("users", "Narrow to recipients matching this LDAP filter, e.g. '(department=Sales)'.")))
+def plan_rewrite(facts: Facts, live=(), *, dn: str, to_ag: str, users: str | None = None) -> Plan:
+    """Move recipients' legacyExchangeDN under an existing AG.
+
+    One step per recipient. Keeps the old value as an X500 proxy address (and every existing
+    proxy address) so replies to old mail still resolve.
+    """
     directory = _directory(facts)
+    source = next((s for s in live if isinstance(s, DirectorySource)), None)
     if source is None:
         raise FixRefused("freebusy-rewrite searches the live directory for every affected recipient: "
-                         "run it with a configuration (--config), not on a bundle")
+                         "run it with a configuration that has a directory section, not on a bundle")
     try:
         org, ag = parse_admin_group_dn(dn)
     except BadLegacyDN as exc:

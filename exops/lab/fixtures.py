@@ -25,4 +25,5 @@ def build_bundle(scenario_name: str | Path, output: Path) -> Path:
             log = Path(tmp) / f"{server}-{channel}.evtx"
             write_evtx(log, scenario.events(server, channel))
             logs.append(log)
-        return write_bundle(output, ldif=ldif, logs=logs, source=f"scenario {scenario.name}")
+        return write_bundle(output, files={"directory": [ldif], "events": list(logs)},
+                            source=f"scenario {scenario.name}")

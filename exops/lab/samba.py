@@ -44,6 +44,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from exops.lab.scenario import Scenario
+from exops.errors import ExopsError
 
 LAB_ADMIN_PASSWORD = "Lab-Passw0rd!2011"   # a throwaway lab domain's, never a customer's
 DC_HOST = "DC1"
@@ -53,7 +54,7 @@ ADDRESSES = range(10, 251)                  # 127.0.0.10 .. 127.0.0.250
 _CACHE_FORMAT = "1"                         # bump when the layout of a golden directory changes
 
 
-class LabError(RuntimeError):
+class LabError(ExopsError, RuntimeError):
     """The lab DC could not be provisioned, started or stopped; the message says why."""
 
 

@@ -35,11 +35,12 @@ import yaml
 
 from exops.dn import admin_group_prefix
 from exops.lab.evtx_writer import EventSpec
+from exops.errors import ExopsError
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
 
 
-class ScenarioError(ValueError):
+class ScenarioError(ExopsError, ValueError):
     """A scenario file that does not describe an organisation exops can build."""
 
 

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from html import escape
 
 import exops
-from exops.facts import EventGroup
+from exops.facts.events import EventGroup
 from exops.model import Evidence, Finding, Report, Severity
 from exops.reports import EVENT_COLUMNS, event_row, ordered, shown
 

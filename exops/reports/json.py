@@ -9,7 +9,8 @@ import json
 from typing import Any
 
 import exops
-from exops.facts import EventFacts, to_data
+from exops.facts.events import EventFacts
+from exops.facts.serde import to_data
 from exops.model import Report
 from exops.reports import ordered
 

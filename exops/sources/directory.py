@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -33,15 +34,17 @@ from ldap3.strategy.sync import SyncStrategy
 from ldap3.utils.conv import escape_filter_chars
 
 from exops.config import DirectorySettings, secret
-from exops.facts import DirectoryFacts
+from exops.facts.directory import DirectoryFacts
+from exops.facts.store import Facts
 from exops.sources.entries import ATTRIBUTES, DirectoryFactsBuilder
+from exops.errors import Cancelled, ExopsError
 
 PAGE_SIZE = 1000
 RECIPIENT_FILTER = "(&(legacyExchangeDN=*)(|(objectClass=user)(objectClass=contact)(objectClass=group)))"
 SCOPES = {"base": BASE, "one": LEVEL, "level": LEVEL, "sub": SUBTREE, "subtree": SUBTREE}
 
 
-class DirectoryError(Exception):
+class DirectoryError(ExopsError):
     """Anything that stops exops reading the directory; str() is one line meant for the user."""
 
 
@@ -69,7 +72,7 @@ class ReferralError(DirectoryError):
     """The server holds no copy of the requested naming context and refers elsewhere."""
 
 
-class DirectoryCancelled(DirectoryError):
+class DirectoryCancelled(DirectoryError, Cancelled):
     """The caller cancelled a long search between two pages."""
 
 
@@ -85,7 +88,7 @@ class Entry(NamedTuple):
 
 
 @dataclass(frozen=True)
-class Progress:
+class PageProgress:
     """Reported after each page: which search, how many entries and pages so far."""
 
     phase: str
@@ -94,16 +97,23 @@ class Progress:
     seconds: float
 
 
-Cancel = Callable[[], bool] | None
-ProgressHook = Callable[[Progress], None] | None
+Cancel = threading.Event | None
+ProgressHook = Callable[[PageProgress], None] | None
 
 
 class DirectorySource:
-    """One directory, one connection, opened on first use; a context manager closes it."""
+    """One directory, one connection, opened on first use; a context manager closes it.
+
+    A `Source`: it collects DirectoryFacts and offers the `ldap` executor that writes through the
+    same connection.
+    """
+
+    provides = (DirectoryFacts,)
 
     def __init__(self, settings: DirectorySettings, password: str | None = None,
                  page_size: int = PAGE_SIZE):
         self.settings = settings
+        self.name = f"directory {settings.url}"
         self.page_size = page_size
         self._password = password
         self._conn: Connection | None = None
@@ -305,7 +315,7 @@ class DirectorySource:
         cookie, entries, pages, started = None, 0, 0, time.monotonic()
         paged = self.page_size if scope != BASE else None
         while True:
-            if cancel is not None and cancel():
+            if cancel is not None and cancel.is_set():
                 raise DirectoryCancelled(f"{phase}: cancelled after {entries} entries")
             with self.directory_errors(), _lean_entries(conn):
                 conn.search(base, filter, scope, attributes=list(attributes),
@@ -335,7 +345,7 @@ class DirectorySource:
             response = None
             pages += 1
             if progress is not None:
-                progress(Progress(phase, entries, pages, time.monotonic() - started))
+                progress(PageProgress(phase, entries, pages, time.monotonic() - started))
             if not paged or not cookie:
                 return
 
@@ -372,6 +382,21 @@ class DirectorySource:
                                  progress=progress, phase="recipients"):
             builder.add(entry.dn, entry.attrs)
         return builder.facts()
+
+
+    def facts(self, *, cancel: Cancel = None, progress: Callable[[str], None] | None = None) -> Facts:
+        def paged(page: PageProgress) -> None:
+            progress(f"reading the directory: {page.phase}, {page.entries:,} entries")
+        return Facts(self.collect(cancel=cancel, progress=paged if progress else None))
+
+    def executors(self) -> dict:
+        from exops.sources.directory_writer import LdapExecutor
+        return {"ldap": LdapExecutor(self)}
+
+
+def sources_from_config(config) -> list[DirectorySource]:
+    """The `directory` section's source (entry point `exops.sources: directory`)."""
+    return [DirectorySource.from_settings(config.directory)]
 
 
 class _LeanSyncStrategy(SyncStrategy):

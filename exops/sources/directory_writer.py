@@ -5,19 +5,36 @@ step and tell a finished change from one a crash interrupted.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ldap3 import BASE, MODIFY_REPLACE, Connection
 from ldap3.core.exceptions import LDAPNoSuchObjectResult
 
+from exops.errors import ExopsError
 from exops.plan import State, Step
 
+if TYPE_CHECKING:
+    from exops.sources.directory import DirectorySource
 
-class DirectoryWriteError(RuntimeError):
+
+class DirectoryWriteError(ExopsError, RuntimeError):
     """The directory refused a change; the message carries its reason."""
 
 
 class LdapExecutor:
-    def __init__(self, conn: Connection):
-        self.conn = conn
+    """The `ldap` executor: adds and modifies directory objects through the source's connection,
+    bound when the first step runs."""
+
+    def __init__(self, source: DirectorySource):
+        self.source = source
+
+    @property
+    def conn(self) -> Connection:
+        return self.source.connection
+
+    def same(self, a: State | None, b: State | None) -> bool:
+        """States compare as AD compares these values: case-insensitively, in any order."""
+        return _normal(a) == _normal(b)
 
     def read(self, step: Step) -> State:
         names = sorted(set(step.after.get("attributes", {})) | set(step.before.get("attributes", {})))
@@ -61,6 +78,14 @@ class LdapExecutor:
     def _why(self) -> str:
         result = self.conn.result or {}
         return f"{result.get('description', 'error')} {result.get('message', '')}".strip()
+
+
+def _normal(state: State | None):
+    if state is None:
+        return None
+    attrs = {k.lower(): sorted(str(v).casefold() for v in vs)
+             for k, vs in state.get("attributes", {}).items() if vs}
+    return bool(state.get("exists")), attrs
 
 
 def _replace(attrs: dict[str, list[str]]) -> dict:

@@ -9,8 +9,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from exops.dn import fold, parent_dn, rdn_value
-from exops.facts import (AdminGroup, Container, DirectoryFacts, ExchangeServer, Organization,
-                         PublicFolderDatabase, RecipientSummary, recipient_kind)
+from exops.facts.directory import (AdminGroup, Container, DirectoryFacts, ExchangeServer, Organization,
+                                   PublicFolderDatabase, RecipientSummary, recipient_kind)
 
 # What a collector must ask for; LDIF exports made with `ldifde -l` should hold the same.
 ATTRIBUTES = ("objectClass", "legacyExchangeDN", "siteFolderServer", "homeMDB",

@@ -20,7 +20,8 @@ from datetime import datetime
 from pathlib import Path
 
 from exops.dn import fold, prefixes_named
-from exops.facts import EventGroup, FreeBusyEvent, LogScan
+from exops.facts.events import EventGroup, FreeBusyEvent, LogScan
+from exops.errors import Cancelled, ExopsError
 
 # 14031 FreeBusy Assistant (folder of an AG missing), 8207 MSExchangeFBPublish (publishing failed),
 # 3047 MSExchangeIS Public Store (free/busy folder created). Provider names are unconfirmed
@@ -35,11 +36,11 @@ _ERROR_CODE = re.compile(r"\b0x[0-9a-f]{8}\b", re.IGNORECASE)
 Progress = Callable[[int, int], None]
 
 
-class EventLogError(Exception):
+class EventLogError(ExopsError):
     """The file is not a readable event log; the message names the file and what was expected."""
 
 
-class ScanCancelled(Exception):
+class ScanCancelled(Cancelled):
     """The caller's cancel event was set; no partial LogScan is returned, so none is mistaken
     for a complete one."""
 

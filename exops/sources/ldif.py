@@ -12,11 +12,12 @@ import codecs
 from collections.abc import Iterator
 from pathlib import Path
 
-from exops.facts import DirectoryFacts
+from exops.facts.directory import DirectoryFacts
 from exops.sources.entries import DirectoryFactsBuilder
+from exops.errors import ExopsError
 
 
-class LdifError(ValueError):
+class LdifError(ExopsError, ValueError):
     """An LDIF file exops cannot read; names the file and line."""
 
 

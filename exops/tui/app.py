@@ -10,6 +10,7 @@ for its life: one Workbench, one thread for every directory and journal call, cl
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from textual.reactive import reactive
 from textual.widgets import Input
 from textual.worker import get_current_worker
 
-from exops.errors import user_errors
+from exops.errors import Cancelled, ExopsError
 from exops.model import Finding, Report
 from exops.tui import messages
 from exops.tui import session as steps
@@ -35,7 +36,7 @@ from exops.tui.screens.help import HelpScreen
 from exops.tui.screens.history import HistoryScreen
 from exops.tui.screens.overview import OverviewScreen
 from exops.tui.screens.timeline import TimelineScreen
-from exops.tui.session import Session, TriageCancelled
+from exops.tui.session import Session
 from exops.tui.widgets.checks import CheckRow
 from exops.tui.widgets.severity import severity_variables
 
@@ -71,6 +72,7 @@ class ExopsApp(App):
         self.set_reactive(ExopsApp.session, Session(bundle=bundle, config_path=config_path))
         self.live = None if bundle else LiveEnvironment(config_path)
         self.changing = False  # an apply or undo is running: navigation and quitting wait
+        self.triage_cancel = threading.Event()
 
     def format_title(self, title: str, sub_title: str) -> Content:
         return Content.assemble(("exops", "bold"), "  ", title, ("  ·  ", "dim"),
@@ -84,6 +86,7 @@ class ExopsApp(App):
         self.start_triage()
 
     async def on_unmount(self) -> None:
+        self.triage_cancel.set()  # a scan still running stops at its next chunk or page
         if self.live is not None:  # waits for a running directory call, off the event loop
             await asyncio.to_thread(self.live.close)
 
@@ -95,12 +98,16 @@ class ExopsApp(App):
     # ------------------------------------------------------------ the triage worker
 
     def start_triage(self) -> None:
+        self.triage_cancel.set()
+        self.triage_cancel = threading.Event()
         self.session = Session(bundle=self.session.bundle, config_path=self.session.config_path)
-        self.triage()
+        self.triage(self.triage_cancel)
 
     @work(thread=True, exclusive=True, group="triage", exit_on_error=False)
-    def triage(self) -> None:
-        """Plan the checks, read the evidence, run the checks: each step posts what it learnt."""
+    def triage(self, cancel: threading.Event) -> None:
+        """Plan the checks, read the evidence, run the checks: each step posts what it learnt.
+
+        `cancel` is passed down to every scan, so a restarted or closed session stops reading."""
         worker, session = get_current_worker(), self.session
 
         def post(message: Message) -> None:
@@ -111,14 +118,14 @@ class ExopsApp(App):
             specs = steps.plan_checks()
             post(messages.ChecksPlanned(specs))
             facts, source = steps.load_facts(session, lambda text: post(messages.Activity(text)),
-                                             lambda: worker.is_cancelled, self.live)
+                                             cancel, self.live)
             origin = steps.bundle_origin(session.bundle) if session.bundle else ""
             post(messages.FactsLoaded(facts, origin))
             report = steps.run(facts, source, specs,
                                lambda event: post(messages.CheckUpdate(event)))
-        except TriageCancelled:
+        except Cancelled:
             return
-        except user_errors() as exc:
+        except ExopsError as exc:
             post(messages.TriageFailed(str(exc)))
             return
         except Exception as exc:  # the TUI's edge: say what broke and where to see the traceback

@@ -9,6 +9,7 @@ Callers are thread workers that block on the result; the UI thread never calls i
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
@@ -16,12 +17,11 @@ from typing import TYPE_CHECKING, TypeVar
 from exops.config import Config, ConfigError
 
 if TYPE_CHECKING:
-    from exops.changes import Verification, Workbench
-    from exops.facts import Facts
+    from exops.workbench import Verification, Workbench
+    from exops.facts.store import Facts
     from exops.journal import Change
     from exops.plan import Plan
-    from exops.remediate import ApplyResult, StepEvent
-    from exops.sources.directory import Progress
+    from exops.remediation import ApplyResult, StepEvent
 
 T = TypeVar("T")
 
@@ -62,13 +62,13 @@ class LiveEnvironment:
 
     def _workbench(self) -> Workbench:
         if self._bench is None:
-            from exops.changes import Workbench
+            from exops.workbench import Workbench
             from exops.collect import load_live_config
             config = load_live_config(self.config_path)
             problem = missing_password(config)
             if problem:
                 raise ConfigError(problem)
-            self._bench = Workbench(config)
+            self._bench = Workbench.from_config(config)
             settings = config.directory
             self.where = settings.url + (f" as {settings.user}" if settings.user else "")
             self.journal_path = str(self._bench.journal.path)
@@ -91,13 +91,10 @@ class LiveEnvironment:
 
     # ------------------------------------------------------------ what the screens ask for
 
-    def facts(self, cancelled: Callable[[], bool],
-              progress: Callable[[Progress], None] | None = None) -> tuple[Facts, str]:
-        """The directory as the triage reads it, through the Workbench's one connection."""
-        def collect(bench: Workbench) -> tuple[Facts, str]:
-            return (bench.facts(cancel=cancelled, progress=progress),
-                    f"directory {bench.config.directory.url}")
-        return self.call(collect)
+    def facts(self, cancel: threading.Event,
+              progress: Callable[[str], None] | None = None) -> tuple[Facts, str]:
+        """The environment as the triage reads it, through the Workbench's connections."""
+        return self.call(lambda bench: (bench.facts(cancel=cancel, progress=progress), bench.where))
 
     def plan(self, fix: str, params: dict) -> Plan:
         """Planned from the directory as it is now, not as the triage saw it."""

@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from exops.changes import Suggestion, Verification
-    from exops.engine import CheckProgress
-    from exops.facts import Facts
+    from exops.workbench import Suggestion, Verification
+    from exops.diagnose import CheckProgress
+    from exops.facts.store import Facts
     from exops.journal import Change
     from exops.model import Report
     from exops.plan import Plan
     from exops.registry import CheckSpec
-    from exops.remediate import ApplyResult, StepEvent
+    from exops.remediation import ApplyResult, StepEvent
 
 
 def internal_error(exc: Exception, hint: str = "the CLI with --debug shows the traceback") -> str:

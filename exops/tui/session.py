@@ -7,6 +7,7 @@ here run in that worker thread: they may block, and they never touch widgets.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,18 +16,13 @@ from typing import TYPE_CHECKING
 from exops.model import Finding, Report, Severity
 
 if TYPE_CHECKING:
-    from exops.engine import CheckProgress
-    from exops.facts import Facts
+    from exops.diagnose import CheckProgress
+    from exops.facts.store import Facts
     from exops.registry import CheckSpec
-    from exops.sources.directory import Progress as DirectoryProgress
     from exops.tui.live import LiveEnvironment
 
 PENDING, RUNNING, DONE, SKIPPED, ERROR = "pending", "running", "done", "skipped", "error"
 NOT_RUN = "not run"  # the evidence could not be read, so no check got to run
-
-
-class TriageCancelled(Exception):
-    """The session was restarted or the app closed while a bundle was still being read."""
 
 
 @dataclass(frozen=True)
@@ -121,7 +117,7 @@ def display_path(path: str | os.PathLike) -> str:
 # ---------------------------------------------------------------- worker steps (blocking)
 
 def plan_checks() -> list[CheckSpec]:
-    from exops.engine import select_checks
+    from exops.diagnose import select_checks
     return select_checks()
 
 
@@ -137,34 +133,26 @@ def bundle_origin(path: str) -> str:
         return ""
 
 
-def load_facts(session: Session, step: Callable[[str], None], cancelled: Callable[[], bool],
+def load_facts(session: Session, step: Callable[[str], None], cancel: threading.Event,
                live: LiveEnvironment | None = None) -> tuple[Facts, str]:
-    """The session's facts and their source line, reporting each log or page as it is read.
+    """The session's facts and their source line, reporting each log or page as it is read;
+    `cancel` stops the reading between chunks or pages (raising `Cancelled`).
 
-    Live, the directory is read through the session's one Workbench (`live`), so the triage,
-    the fixes and the history share a connection and never talk to the directory at once.
+    Live, the sources are read through the session's one Workbench (`live`), so the triage,
+    the fixes and the history share their connections and never talk to a server at once.
     """
-    from exops.sources.bundle import open_bundle
+    from exops.collect import gather_facts
 
     if not session.bundle:
         if live is None:
             raise ValueError("a live session needs its LiveEnvironment")
-        step("reading the configuration and connecting to the directory")
-
-        def paged(progress: DirectoryProgress) -> None:
-            step(f"reading the directory: {progress.phase}, {progress.entries:,} entries")
-        return live.facts(cancelled, paged)
-
-    def reading(name: str) -> None:
-        if cancelled():
-            raise TriageCancelled()
-        step(f"reading {name}")
-
+        step("reading the configuration and connecting")
+        return live.facts(cancel, step)
     step("opening the bundle")
-    return open_bundle(session.bundle, progress=reading), f"bundle {session.bundle}"
+    return gather_facts(bundle=session.bundle, cancel=cancel, progress=step)
 
 
 def run(facts: Facts, source: str, specs: list[CheckSpec],
         progress: Callable[[CheckProgress], None]) -> Report:
-    from exops.engine import run_checks
+    from exops.diagnose import run_checks
     return run_checks(facts, source, specs, progress=progress)

@@ -8,8 +8,9 @@ import re
 
 import pytest
 
-from exops.engine import run_checks, select_checks
-from exops.facts import DirectoryFacts, Facts
+from exops.diagnose import run_checks, select_checks
+from exops.facts.directory import DirectoryFacts
+from exops.facts.store import Facts
 from exops.lab.samba import fresh_copy, golden_dc
 from exops.lab.scenario import load_scenario
 from exops.sources.directory import DirectorySource
@@ -75,7 +76,7 @@ def _without_deleted_guid(facts: DirectoryFacts) -> DirectoryFacts:
 
 
 def _directory_findings(facts: DirectoryFacts) -> set[tuple]:
-    report = run_checks(Facts(directory=facts), "fabrikam", select_checks(DIRECTORY_CHECKS))
+    report = run_checks(Facts(facts), "fabrikam", select_checks(DIRECTORY_CHECKS))
     return {(f.check_id, f.severity, f.target, f.summary, f.fixes) for f in report.findings}
 
 

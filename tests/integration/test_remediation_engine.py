@@ -6,7 +6,7 @@ import pytest
 
 from exops.journal import Journal
 from exops.plan import Plan, Step
-from exops.remediate import ChangeFailed, apply_plan, undo_change
+from exops.remediation import ChangeFailed, apply_plan, undo_change
 from exops.sources.directory import DirectorySource
 from exops.sources.directory_writer import LdapExecutor
 
@@ -33,7 +33,7 @@ def test_failed_step_undoes_the_applied_ones_in_reverse(directory, tmp_path):
     second = create("b", f"CN=Rollback Two,{OU}", {"displayName": ["two"]})
     doomed = create("c", f"CN=Orphan,OU=No Such OU,{OU}", {"displayName": ["x"]})
     plan = Plan(fix="test", params={}, steps=(first, second, doomed))
-    executor = LdapExecutor(directory.connection)
+    executor = LdapExecutor(directory)
     journal = Journal(tmp_path / "j.sqlite")
     events = []
     with pytest.raises(ChangeFailed, match="step 3 .* failed.*2 applied step"):
@@ -48,7 +48,7 @@ def test_failed_step_undoes_the_applied_ones_in_reverse(directory, tmp_path):
 
 def test_modify_journals_before_state_and_undo_restores_it_exactly(directory, tmp_path):
     dn = f"CN=Europe User 001,{OU}"
-    executor = LdapExecutor(directory.connection)
+    executor = LdapExecutor(directory)
     probe = Step(id="p", title="", action="ldap.modify", target=dn, before={}, preview="",
                  after={"exists": True, "attributes": {"proxyAddresses": [], "displayName": []}})
     before = executor.read(probe)

@@ -56,7 +56,7 @@ def journaled_change(litware_bundle, tmp_path, monkeypatch) -> Path:
     monkeypatch.setattr(journal_module, "now", lambda: FROZEN)
     monkeypatch.setattr(journal_module.getpass, "getuser", lambda: "admin")
     monkeypatch.setattr(journal_module.socket, "gethostname", lambda: "ops01")
-    plan = plan_freebusy(open_bundle(litware_bundle), None, dn=ORPHAN)
+    plan = plan_freebusy(open_bundle(litware_bundle), (), dn=ORPHAN)
     journal = Journal(tmp_path / "journal.sqlite")
     change_id = journal.begin(plan)
     for seq, step in enumerate(plan.steps, 1):

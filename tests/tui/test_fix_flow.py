@@ -42,7 +42,7 @@ async def test_a_bundle_plan_is_a_dry_run_with_no_apply_and_saves_for_exops_appl
         text = plan_text(fix)
         assert f"legacyExchangeDN: {ORPHAN}" in text and "changetype: add" in text
         assert "bundles are evidence" in text
-        assert f'$ exops --config exops.yaml fix freebusy --dn "{ORPHAN}"' in text
+        assert f"$ exops --config exops.yaml fix freebusy --dn '{ORPHAN}'" in text
         assert "$ exops --config exops.yaml apply FILE" in text
         assert "Dry run from the bundle" in status_text(fix)
 
@@ -80,7 +80,7 @@ async def test_a_fix_that_needs_the_live_directory_is_refused_with_the_reason(li
         await pilot.press("enter")
         await wait_until(pilot, lambda: fix.phase == "refused")
         assert fix.plan is None
-        assert "exops will not plan this fix: freebusy-rewrite searches the live directory" in plan_text(fix)
+        assert "exops will not plan this fix: fix freebusy-rewrite searches the live environment" in plan_text(fix)
         assert "Not planned" in status_text(fix)
         assert fix.check_action("save", ()) is None
         await pilot.press("escape")

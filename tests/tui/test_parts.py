@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from exops.facts import EventFacts, EventGroup, LogScan
+from exops.facts.events import EventFacts, EventGroup, LogScan
 from exops.model import CheckRun, Evidence, Finding, Report, Severity
 from exops.registry import CheckSpec
 from exops.tui.screens.export import format_for, problem_with
@@ -148,18 +148,18 @@ def test_session_follows_progress_then_takes_the_report_as_the_record():
 # ---------------------------------------------------------------- fixes and history
 
 def suggestion(name: str = "freebusy", **params):
-    from exops.changes import Suggestion
-    from exops.registry import FixSpec
+    from exops.workbench import Suggestion
+    from exops.registry import FixSpec, Param
     return Suggestion(FixSpec(name=name, title="", resolves=(), func=lambda *a, **k: None,
-                              origin="test"), params or {"dn": ORPHAN})
+                              origin="test", params=(Param("dn", "the DN"),)), params or {"dn": ORPHAN})
 
 
 def test_the_cli_command_names_the_sessions_config_or_bundle():
     from exops.tui.screens.fix import cli_command
-    plain_command = f'exops fix freebusy --dn "{ORPHAN}"'
+    plain_command = f"exops fix freebusy --dn '{ORPHAN}'"
     assert cli_command(suggestion()) == plain_command
     assert cli_command(suggestion(), config_path="/etc/exops/prod.yaml") == \
-        f'exops --config /etc/exops/prod.yaml fix freebusy --dn "{ORPHAN}"'
+        f"exops --config /etc/exops/prod.yaml fix freebusy --dn '{ORPHAN}'"
     assert cli_command(suggestion(), bundle="/evidence/eu.zip") == \
         f"{plain_command} --bundle /evidence/eu.zip --dry-run"
     assert "'/my configs/x.yaml'" in cli_command(suggestion(), config_path="/my configs/x.yaml")

@@ -68,7 +68,7 @@ def test_fix_screen_shows_the_plan(snap_compare, litware_bundle, size):
 def test_history_screen_with_one_change(snap_compare, journaled_change, size):
     async def run_before(pilot) -> None:
         app = pilot.app
-        await wait_until(pilot, lambda: app.session.phase == "failed")  # nothing answers there
+        await wait_until(pilot, lambda: app.session.report is not None)  # nothing answers: all unknown
         await pilot.press("h")
         await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.changes)
         await app.workers.wait_for_complete()

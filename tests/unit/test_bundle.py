@@ -7,6 +7,9 @@ import zipfile
 
 import pytest
 
+from exops.facts.directory import DirectoryFacts
+from exops.facts.events import EventFacts
+from exops.facts.store import Facts
 from exops.lab.directory_layout import all_entries
 from exops.lab.ldif_export import write_ldif
 from exops.lab.scenario import load_scenario
@@ -25,15 +28,37 @@ def litware_facts(tmp_path_factory):
 
 
 def test_directory_facts_round_trip_through_a_zip_bundle(tmp_path, litware_facts):
-    path = write_bundle(tmp_path / "evidence.zip", directory=litware_facts, source="test")
+    path = write_bundle(tmp_path / "evidence.zip", facts=Facts(litware_facts), source="test")
     assert zipfile.is_zipfile(path)
-    assert open_bundle(path).directory == litware_facts
+    assert open_bundle(path).get(DirectoryFacts) == litware_facts
 
 
 def test_the_demo_bundle_matches_its_scenario(litware_facts):
     facts = open_bundle(LITWARE)
-    assert facts.directory.recipient_prefixes == litware_facts.recipient_prefixes
-    assert sum(s.records_read for s in facts.events.scans) == 10_000 + 119
+    assert facts.get(DirectoryFacts).recipient_prefixes == litware_facts.recipient_prefixes
+    assert sum(s.records_read for s in facts.get(EventFacts).scans) == 10_000 + 119
+
+
+def test_a_version_1_bundle_reads_as_its_version_2_rewrite(tmp_path):
+    """The demo bundle is kept at schema 1 on purpose: it proves old bundles migrate on read."""
+    assert json.loads((LITWARE / "manifest.json").read_text())["schema_version"] == 1
+    logs = sorted((LITWARE / "logs").glob("*.evtx"))
+    rewritten = write_bundle(tmp_path / "v2", files={"directory": [LITWARE / "directory.ldf"], "events": logs})
+    manifest = json.loads((rewritten / "manifest.json").read_text())
+    assert manifest["schema_version"] == 2
+    assert manifest["facts"] == {"directory": ["directory.ldf"], "events": [f"logs/{p.name}" for p in logs]}
+    old, new = open_bundle(LITWARE), open_bundle(rewritten)
+    assert old.get(DirectoryFacts) == new.get(DirectoryFacts)
+    def counts(facts):
+        return [(g.event_id, g.dn, g.computer, g.count) for g in facts.get(EventFacts).groups]
+    assert counts(old) == counts(new) and counts(old)
+
+
+def test_a_bundle_with_facts_this_exops_does_not_know_is_refused(tmp_path, litware_facts):
+    bundle = write_bundle(tmp_path / "b", facts=Facts(litware_facts))
+    _edit(bundle, facts={"directory": ["directory.json"], "quantum": ["quantum.json"]})
+    with pytest.raises(BundleError, match="'quantum' facts, which this exops does not know"):
+        open_bundle(bundle)
 
 
 def copy(tmp_path):
@@ -70,7 +95,7 @@ def test_a_zip_with_unsafe_member_names_is_refused(tmp_path):
 
 
 def test_bad_directory_json_names_the_field(tmp_path, litware_facts):
-    bundle = write_bundle(tmp_path / "b", directory=litware_facts)
+    bundle = write_bundle(tmp_path / "b", facts=Facts(litware_facts))
     data = json.loads((bundle / "directory.json").read_text())
     data["admin_groups"][0]["dn"] = 42
     (bundle / "directory.json").write_text(json.dumps(data))

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from exops.engine import run_checks, select_checks
-from exops.facts import (AdminGroup, Container, DirectoryFacts, EventFacts, EventGroup, Facts,
-                         FreeBusyEvent, LogScan, PrefixGroup, PublicFolderDatabase, RecipientExample)
+from exops.diagnose import run_checks, select_checks
+from exops.facts.directory import (AdminGroup, Container, DirectoryFacts, PrefixGroup, PublicFolderDatabase,
+                                   RecipientExample)
+from exops.facts.events import EventFacts, EventGroup, FreeBusyEvent, LogScan
+from exops.facts.store import Facts
 from exops.model import Severity
 
 ORG = "CN=EUROPE,CN=Microsoft Exchange,CN=Services,CN=Configuration,DC=litware,DC=com"
@@ -55,8 +57,8 @@ def findings(facts, check_id):
 
 
 def test_orphaned_prefix_is_critical_with_user_count_and_event_evidence():
-    facts = Facts(directory=directory(prefix(ORPHAN, mailbox=152, contact=2), prefix(MODERN, mailbox=360)),
-                  events=events(group(14031, ORPHAN.lower(), count=68)))
+    facts = Facts(directory(prefix(ORPHAN, mailbox=152, contact=2), prefix(MODERN, mailbox=360)),
+                  events(group(14031, ORPHAN.lower(), count=68)))
     [finding] = findings(facts, "FB-ORPHAN-DN")
     assert finding.severity is Severity.CRITICAL
     assert finding.target == ORPHAN
@@ -69,13 +71,13 @@ def test_orphaned_prefix_is_critical_with_user_count_and_event_evidence():
 
 
 def test_prefix_matching_an_existing_ag_in_another_case_is_fine():
-    facts = Facts(directory=directory(prefix(MODERN.upper(), mailbox=10)))
+    facts = Facts(directory(prefix(MODERN.upper(), mailbox=10)))
     [finding] = findings(facts, "FB-ORPHAN-DN")
     assert finding.severity is Severity.OK
 
 
 def test_contacts_and_groups_under_orphaned_prefix_are_listed_apart():
-    facts = Facts(directory=directory(prefix(ORPHAN, contact=2, group=1)))
+    facts = Facts(directory(prefix(ORPHAN, contact=2, group=1)))
     assert findings(facts, "FB-ORPHAN-DN")[0].severity is Severity.OK
     [other] = findings(facts, "FB-ORPHAN-OTHER")
     assert other.severity is Severity.INFO
@@ -86,7 +88,7 @@ def test_site_folder_server_missing_deleted_or_dangling_is_reported():
     deleted = "CN=PF02\\0ADEL:7a1b...,CN=Deleted Objects,CN=Configuration,DC=litware,DC=com"
     ags = [ag("A", "/o=EUROPE/ou=A", None), ag("B", "/o=EUROPE/ou=B", deleted),
            ag("C", "/o=EUROPE/ou=C", "CN=Nope,DC=litware,DC=com"), ag("D", "/o=EUROPE/ou=D", PF.lower())]
-    facts = Facts(directory=directory(prefix("/o=EUROPE/ou=A", mailbox=5), ags=ags))
+    facts = Facts(directory(prefix("/o=EUROPE/ou=A", mailbox=5), ags=ags))
     found = {f.target.split(",")[0]: f for f in findings(facts, "FB-SITEFOLDER")}
     assert set(found) == {"CN=A", "CN=B", "CN=C"}
     assert found["CN=A"].severity is Severity.CRITICAL and "no siteFolderServer" in found["CN=A"].summary
@@ -95,9 +97,9 @@ def test_site_folder_server_missing_deleted_or_dangling_is_reported():
 
 
 def test_missing_public_folder_tree_is_critical():
-    [finding] = findings(Facts(directory=directory(trees=())), "FB-PF-TREE")
+    [finding] = findings(Facts(directory(trees=())), "FB-PF-TREE")
     assert finding.severity is Severity.CRITICAL and "0x80070005" in finding.detail
-    assert findings(Facts(directory=directory()), "FB-PF-TREE") == []
+    assert findings(Facts(directory()), "FB-PF-TREE") == []
 
 
 def test_empty_servers_container_warns():
@@ -105,18 +107,18 @@ def test_empty_servers_container_warns():
                       object_class="msexchserverscontainer", children=0)
     full = Container(dn=f"CN=Servers,CN=New,CN=Administrative Groups,{ORG}",
                      object_class="msexchserverscontainer", children=2)
-    [finding] = findings(Facts(directory=directory(containers=[empty, full])), "FB-EMPTY-SERVERS")
+    [finding] = findings(Facts(directory(containers=[empty, full])), "FB-EMPTY-SERVERS")
     assert finding.target == empty.dn and finding.severity is Severity.WARNING
 
 
 def test_14031_is_critical_and_groups_dns_case_insensitively():
-    facts = Facts(events=events(group(14031, ORPHAN, 5), group(14031, ORPHAN.upper(), 4)))
+    facts = Facts(events(group(14031, ORPHAN, 5), group(14031, ORPHAN.upper(), 4)))
     [finding] = findings(facts, "FB-EVENT-14031")
     assert finding.severity is Severity.CRITICAL and "9 event 14031" in finding.summary
 
 
 def test_3047_after_14031_resolves_it():
-    facts = Facts(events=events(group(14031, ORPHAN, at=T0),
+    facts = Facts(events(group(14031, ORPHAN, at=T0),
                                 group(3047, ORPHAN, 1, at=T0 + timedelta(hours=2), provider="MSExchangeIS Public Store")))
     assert findings(facts, "FB-EVENT-14031")[0].severity is Severity.OK
     [created] = findings(facts, "FB-EVENT-3047")
@@ -124,13 +126,13 @@ def test_3047_after_14031_resolves_it():
 
 
 def test_3047_before_a_later_14031_does_not_resolve_it():
-    facts = Facts(events=events(group(3047, ORPHAN, 1, at=T0 - timedelta(days=3), provider="MSExchangeIS Public Store"),
+    facts = Facts(events(group(3047, ORPHAN, 1, at=T0 - timedelta(days=3), provider="MSExchangeIS Public Store"),
                                 group(14031, ORPHAN, at=T0)))
     assert findings(facts, "FB-EVENT-14031")[0].severity is Severity.CRITICAL
 
 
 def test_8207_names_the_cause_of_its_error_code():
-    facts = Facts(events=events(group(8207, "", 2, provider="MSExchangeFBPublish", codes=("0x80070005",))))
+    facts = Facts(events(group(8207, "", 2, provider="MSExchangeFBPublish", codes=("0x80070005",))))
     [finding] = findings(facts, "FB-EVENT-8207")
     assert "msExchPFTree" in finding.summary and finding.severity is Severity.CRITICAL
 

@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from exops.facts import Facts
+from exops.facts.store import Facts
 from exops.lab.directory_layout import all_entries
 from exops.lab.ldif_export import write_ldif
 from exops.lab.scenario import load_scenario
@@ -24,7 +24,7 @@ def directory(tmp_path_factory):
 
 
 def test_plan_creates_the_ag_on_the_database_other_ags_use(directory):
-    plan = plan_freebusy(Facts(directory=directory), dn=ORPHAN)
+    plan = plan_freebusy(Facts(directory), dn=ORPHAN)
     [step] = plan.steps
     assert step.action == "ldap.add" and step.before == {"exists": False, "attributes": {}}
     assert step.after["attributes"]["legacyExchangeDN"] == [ORPHAN]
@@ -33,27 +33,27 @@ def test_plan_creates_the_ag_on_the_database_other_ags_use(directory):
 
 
 def test_given_database_by_name_is_used(directory):
-    plan = plan_freebusy(Facts(directory=directory), dn=ORPHAN, pf_db="PF01")
+    plan = plan_freebusy(Facts(directory), dn=ORPHAN, pf_db="PF01")
     assert plan.steps[0].after["attributes"]["siteFolderServer"][0].startswith("CN=PF01,")
 
 
 def test_missing_org_and_container_are_created_first(directory):
     bare = dataclasses.replace(directory, organizations=(), containers=())
-    plan = plan_freebusy(Facts(directory=bare), dn="/o=ASIA/ou=Tokyo", ag_name="Tokyo AG")
+    plan = plan_freebusy(Facts(bare), dn="/o=ASIA/ou=Tokyo", ag_name="Tokyo AG")
     assert [s.id for s in plan.steps] == ["create-org", "create-ag-container", "create-ag"]
     assert plan.steps[2].target.startswith("CN=Tokyo AG,CN=Administrative Groups,CN=ASIA,")
     assert any("one organization" in n for n in plan.notes)
 
 
 def test_existing_ag_is_a_no_op_in_any_letter_case(directory):
-    plan = plan_freebusy(Facts(directory=directory), dn="/O=europe/OU=AMSTERDAM")
+    plan = plan_freebusy(Facts(directory), dn="/O=europe/OU=AMSTERDAM")
     assert plan.noop and "nothing to do" in plan.notes[0]
 
 
 def test_existing_ag_with_other_site_folder_is_refused_unless_told(directory):
     with pytest.raises(FixRefused, match="--replace-site-folder"):
-        plan_freebusy(Facts(directory=directory), dn="/o=EUROPE/ou=Amsterdam", pf_db="PF01")
-    plan = plan_freebusy(Facts(directory=directory), dn="/o=EUROPE/ou=Amsterdam", pf_db="PF01",
+        plan_freebusy(Facts(directory), dn="/o=EUROPE/ou=Amsterdam", pf_db="PF01")
+    plan = plan_freebusy(Facts(directory), dn="/o=EUROPE/ou=Amsterdam", pf_db="PF01",
                          replace_site_folder=True)
     [step] = plan.steps
     assert step.action == "ldap.modify" and "replace: siteFolderServer" in step.preview
@@ -62,7 +62,7 @@ def test_existing_ag_with_other_site_folder_is_refused_unless_told(directory):
 def test_ag_without_site_folder_gets_one(directory):
     ags = tuple(dataclasses.replace(a, site_folder_server=None) if a.name == "Amsterdam" else a
                 for a in directory.admin_groups)
-    plan = plan_freebusy(Facts(directory=dataclasses.replace(directory, admin_groups=ags)),
+    plan = plan_freebusy(Facts(dataclasses.replace(directory, admin_groups=ags)),
                          dn="/o=EUROPE/ou=Amsterdam")
     assert plan.steps[0].before["attributes"] == {"siteFolderServer": []}
 
@@ -70,22 +70,22 @@ def test_ag_without_site_folder_gets_one(directory):
 @pytest.mark.parametrize("dn", ["First Administrative Group", "/o=EUROPE", "*)(objectClass=*"])
 def test_values_that_are_not_ag_dns_are_refused(directory, dn):
     with pytest.raises(FixRefused, match="expected /o=<Organization>/ou=<Administrative Group>"):
-        plan_freebusy(Facts(directory=directory), dn=dn)
+        plan_freebusy(Facts(directory), dn=dn)
 
 
 def test_no_public_folder_database_is_refused_with_the_reason(directory):
     none = dataclasses.replace(directory, public_folder_databases=())
     with pytest.raises(FixRefused, match="no public folder database"):
-        plan_freebusy(Facts(directory=none), dn=ORPHAN)
+        plan_freebusy(Facts(none), dn=ORPHAN)
 
 
 def test_rewrite_needs_the_live_directory_and_an_existing_target(directory):
     with pytest.raises(FixRefused, match="live directory"):
-        plan_rewrite(Facts(directory=directory), None, dn=ORPHAN, to_ag="Amsterdam")
+        plan_rewrite(Facts(directory), (), dn=ORPHAN, to_ag="Amsterdam")
 
 
 def test_plan_round_trips_through_json(directory, tmp_path):
-    plan = plan_freebusy(Facts(directory=directory), dn=ORPHAN)
+    plan = plan_freebusy(Facts(directory), dn=ORPHAN)
     plan.save(tmp_path / "p.json")
     assert Plan.load(tmp_path / "p.json") == plan
     (tmp_path / "bad.json").write_text('{"plan_version": 9}')

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from exops.facts import EventFacts, EventGroup, LogScan
+from exops.facts.events import EventFacts, EventGroup, LogScan
 from exops.model import CheckRun, Evidence, Finding, Report, Severity
 from exops.reports import FORMATS, load, print_table, render
 

@@ -30,7 +30,7 @@ from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
-from exops.errors import user_errors
+from exops.errors import ExopsError
 from exops.model import Finding
 from exops.tui import messages
 from exops.tui.screens.confirm import ConfirmScreen, SavePlanScreen
@@ -49,8 +49,8 @@ from exops.tui.widgets.steps import (
 )
 
 if TYPE_CHECKING:
-    from exops.changes import Suggestion, Verification
-    from exops.facts import Facts
+    from exops.workbench import Suggestion, Verification
+    from exops.facts.store import Facts
     from exops.plan import Plan
     from exops.tui.live import LiveEnvironment
 
@@ -61,12 +61,11 @@ VERBS = {"ldap.add": "create", "ldap.modify": "modify"}
 def cli_command(suggestion: Suggestion, config_path: str | None = None, bundle: str | None = None) -> str:
     """The command line that plans the same fix: live with the session's --config, or a dry run
     on the session's bundle."""
-    command = suggestion.command.rstrip()
     if bundle:
-        return f"{command} --bundle {shlex.quote(display_path(bundle))} --dry-run"
+        return f"{suggestion.command()} --bundle {shlex.quote(display_path(bundle))} --dry-run"
     if config_path:
-        return command.replace("exops ", f"exops --config {shlex.quote(display_path(config_path))} ", 1)
-    return command
+        return suggestion.command(f"--config {shlex.quote(display_path(config_path))}")
+    return suggestion.command()
 
 
 def confirmation_word(plan: Plan) -> str:
@@ -191,8 +190,7 @@ class FixScreen(ModalScreen[None]):
     def how_to_apply(self, suggestion: Suggestion) -> Text:
         """A bundle is evidence: the same fix, run live, or this very plan, applied later."""
         warning = theme_colour(self.app, "sev-warning")
-        live_command = suggestion.command.rstrip().replace(
-            "exops ", f"exops --config {PLACEHOLDER_CONFIG} ", 1)
+        live_command = suggestion.command(f"--config {PLACEHOLDER_CONFIG}")
         return Text.assemble(
             ("not from a bundle: bundles are evidence. ", f"bold {warning}"),
             "Run it against the live directory:\n", (f"$ {live_command}", "bold"),
@@ -204,10 +202,10 @@ class FixScreen(ModalScreen[None]):
 
     @work(thread=True, exclusive=True, group="fix-suggest", exit_on_error=False)
     def find_suggestions(self) -> None:
-        from exops.changes import suggestions
+        from exops.workbench import suggestions
         try:
             found = suggestions(self.finding, self.facts) if self.facts is not None else []
-        except user_errors() as exc:
+        except ExopsError as exc:
             self.post_message(messages.Suggested([], str(exc)))
             return
         except Exception as exc:  # the TUI's edge: a broken plugin must not end the session
@@ -221,7 +219,7 @@ class FixScreen(ModalScreen[None]):
         choices.clear_options()
         muted = theme_colour(self.app, "text-muted")
         for suggestion in self.suggestions:
-            command = Text(f"  $ {suggestion.command.rstrip()}", style=muted, no_wrap=True,
+            command = Text(f"  $ {suggestion.command()}", style=muted, no_wrap=True,
                            overflow="ellipsis")
             title = Text.assemble((suggestion.fix.name, "bold"), "  ", suggestion.fix.title,
                                   no_wrap=True, overflow="ellipsis")
@@ -265,12 +263,13 @@ class FixScreen(ModalScreen[None]):
 
     @work(thread=True, exclusive=True, group="fix-plan", exit_on_error=False)
     def plan_worker(self, suggestion: Suggestion) -> None:
+        from exops.workbench import plan_fix
         try:
             if self.live is not None:
                 plan = self.live.plan(suggestion.fix.name, suggestion.params)
             else:
-                plan = suggestion.fix.func(self.facts, None, **suggestion.params)
-        except user_errors() as exc:
+                plan = plan_fix(suggestion.fix.name, suggestion.params, self.facts)
+        except ExopsError as exc:
             self.post_message(messages.PlanRefused(suggestion, str(exc)))
             return
         except Exception as exc:  # the TUI's edge
@@ -360,7 +359,7 @@ class FixScreen(ModalScreen[None]):
         post = self.post_message
         try:
             result = self.live.apply(plan, lambda event: post(messages.StepChanged(event)))
-        except user_errors() as exc:
+        except ExopsError as exc:
             post(messages.ChangeStopped(str(exc), stale=isinstance(exc, PlanStale)))
             return
         except Exception as exc:  # the TUI's edge: the journal knows what happened
@@ -369,7 +368,7 @@ class FixScreen(ModalScreen[None]):
         post(messages.ChangeApplied(result))
         try:
             verification = self.live.verify(plan)
-        except user_errors() as exc:
+        except ExopsError as exc:
             post(messages.Verified(None, str(exc)))
             return
         except Exception as exc:

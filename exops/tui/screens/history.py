@@ -27,7 +27,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
-from exops.errors import user_errors
+from exops.errors import ExopsError
 from exops.tui import messages
 from exops.tui.screens.confirm import ConfirmScreen
 from exops.tui.screens.findings import cut
@@ -173,7 +173,7 @@ class HistoryScreen(Screen):
         live = self.app.live
         try:
             changes = live.history()
-        except user_errors() as exc:
+        except ExopsError as exc:
             self.post_message(messages.HistoryLoaded([], "", "", str(exc)))
             return
         except Exception as exc:  # the TUI's edge
@@ -302,7 +302,7 @@ class HistoryScreen(Screen):
         post = self.post_message
         try:
             change = self.app.live.undo(change_id, lambda event: post(messages.StepChanged(event)))
-        except user_errors() as exc:
+        except ExopsError as exc:
             post(messages.ChangeStopped(str(exc)))
             return
         except Exception as exc:  # the TUI's edge: the journal knows what happened

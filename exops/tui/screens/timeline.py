@@ -10,7 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from exops.facts import EventFacts
+from exops.facts.events import EventFacts
 from exops.tui.session import Session
 from exops.tui.widgets.event_chart import (
     EVENT_MEANING,

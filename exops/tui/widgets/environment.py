@@ -5,7 +5,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from exops.facts import DirectoryFacts, EventFacts
+from exops.facts.directory import DirectoryFacts
+from exops.facts.events import EventFacts
 from exops.tui.session import Session
 from exops.tui.widgets.severity import theme_colour
 
@@ -45,7 +46,7 @@ class EnvironmentPanel(Static):
         pending = Text("reading…" if session.busy else "not collected", style=muted)
         if facts is None and session.phase == "failed":
             pending = Text("not read", style=muted)
-        directory, events = (facts.directory, facts.events) if facts else (None, None)
+        directory, events = (facts.get(DirectoryFacts), facts.get(EventFacts)) if facts else (None, None)
         grid.add_row("Organization", Text(organization_line(directory)) if directory else pending)
         grid.add_row("Recipients",
                      Text(f"{directory.recipients_scanned:,} scanned") if directory else pending)

@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from exops.dn import fold
-from exops.facts import EventFacts
+from exops.facts.events import EventFacts
 from exops.tui.widgets.severity import theme_colour
 
 EVENT_MEANING = {14031: ("publish failed", "sev-critical"), 8207: ("publish error", "sev-warning"),

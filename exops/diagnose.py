@@ -10,12 +10,14 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
-from exops.facts import Facts
+from exops.facts.events import EventFacts
+from exops.facts.store import Facts
 from exops.model import CheckRun, Finding, Report, Severity
 from exops.registry import CheckSpec, load_checks
+from exops.errors import ExopsError
 
 
-class UnknownCheck(ValueError):
+class UnknownCheck(ExopsError, ValueError):
     pass
 
 
@@ -49,11 +51,12 @@ def run_checks(facts: Facts, source: str, checks: list[CheckSpec] | None = None,
     findings: dict[str, tuple[Finding, ...]] = {}
     runnable = []
     for spec in checks:
-        missing = [t.__name__ for t in spec.needs if facts.get(t) is None]
+        missing = [t for t in spec.needs if facts.get(t) is None]
         if missing:
             runs[spec.id] = CheckRun(spec.id, spec.title, spec.area, "skipped",
-                                     f"needs {', '.join(missing)}, which this collection lacks")
-            notify(CheckProgress(spec, "skipped", len(runs), len(checks)))
+                                     "not run: " + "; ".join(facts.why_missing(t) for t in missing))
+            findings[spec.id] = _unavailable(spec, facts, missing)
+            notify(CheckProgress(spec, "skipped", len(runs), len(checks), findings[spec.id]))
         else:
             runnable.append(spec)
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -64,13 +67,25 @@ def run_checks(facts: Facts, source: str, checks: list[CheckSpec] | None = None,
         for future in as_completed(futures):
             spec = futures[future]
             run, found = future.result()
-            runs[spec.id], findings[spec.id] = run, found
+            runs[spec.id], findings[spec.id] = run, found + _unavailable(spec, facts, spec.needs)
             notify(CheckProgress(spec, "done" if run.status == "ran" else "error",
                                  len(runs), len(checks), found))
     ordered = [runs[spec.id] for spec in checks]
     every = tuple(f for spec in checks for f in findings.get(spec.id, ()))
     return Report(source=source, generated=datetime.now(timezone.utc), findings=every,
-                  checks=tuple(ordered), events=facts.events)
+                  checks=tuple(ordered), events=facts.get(EventFacts))
+
+
+def _unavailable(spec: CheckSpec, facts: Facts, needs) -> tuple[Finding, ...]:
+    """UNKNOWN for a check whose evidence a source should have delivered and could not (a server
+    down, a log unreadable): "not collected" is silent, "could not be read" never is."""
+    reasons = [facts.unavailable[t] for t in needs if t in facts.unavailable]
+    if not reasons:
+        return ()
+    partial = all(facts.get(t) is not None for t in needs)
+    summary = ("checked on partial evidence: " if partial else "could not be checked: ") + "; ".join(reasons)
+    return (Finding(check_id=spec.id, severity=Severity.UNKNOWN, target=spec.area, summary=summary,
+                    title=spec.title, area=spec.area, docs=spec.docs),)
 
 
 def _run_one(spec: CheckSpec, facts: Facts) -> tuple[CheckRun, tuple[Finding, ...]]:
