@@ -146,6 +146,9 @@ def apply(ctx, plan_file: str, yes: bool) -> None:
             plan = bench.replan(saved)
         click.echo(plan.describe())
         if plan.noop:
+            if not saved.noop:
+                console.print("[cyan]found:[/] everything this plan changes is already in place "
+                              "(another run made it); nothing was changed")
             return
         _apply_and_verify(bench, plan, yes)
 

@@ -155,10 +155,11 @@ class Workbench:
         never a plan file's own words: an edited file is refused, a stale one is refused as
         stale, and neither touches the journal.
         """
+        fix_spec(saved.fix).validate(saved.params)
+        check_runnable(saved, self.executors())   # raises PlanStale when a target moved on
         fresh = self.plan(saved.fix, saved.params)
         if _steps(fresh) == _steps(saved):
             return fresh
-        check_runnable(saved, self.executors())   # raises PlanStale when a target moved on
         if fresh.noop:
             return fresh                          # every target already reads as planned
         raise PlanError(f"this plan is not what fix {saved.fix} plans for its parameters "

@@ -104,7 +104,7 @@ class Facts:
         values: dict[type, list[Any]] = {}
         for value in (*self, *other):
             values.setdefault(type(value), []).append(value)
-        combined = [kind_of(t).combine(v) for t, v in values.items()]
+        combined = [v[0] if len(v) == 1 else kind_of(t).combine(v) for t, v in values.items()]
         unavailable = dict(self._unavailable)
         for fact_type, reason in other._unavailable.items():
             unavailable[fact_type] = f"{unavailable[fact_type]}; {reason}" if fact_type in unavailable else reason

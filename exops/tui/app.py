@@ -23,7 +23,7 @@ from textual.reactive import reactive
 from textual.widgets import Input
 from textual.worker import get_current_worker
 
-from exops.errors import Cancelled, ExopsError
+from exops.errors import ExopsError
 from exops.model import Finding, Report
 from exops.tui import messages
 from exops.tui import session as steps
@@ -37,6 +37,7 @@ from exops.tui.screens.history import HistoryScreen
 from exops.tui.screens.overview import OverviewScreen
 from exops.tui.screens.timeline import TimelineScreen
 from exops.tui.session import Session
+from exops.tui.worker_errors import WorkerOutcomes, describe
 from exops.tui.widgets.checks import CheckRow
 from exops.tui.widgets.severity import severity_variables
 
@@ -44,7 +45,7 @@ SCREENS_BY_MODE = {"overview": OverviewScreen, "findings": FindingsScreen,
                    "timeline": TimelineScreen, "history": HistoryScreen}
 
 
-class ExopsApp(App):
+class ExopsApp(WorkerOutcomes, App):
     """`ExopsApp(bundle=...)` triages an evidence bundle; without one, the configured environment."""
 
     CSS_PATH = "app.tcss"
@@ -114,25 +115,20 @@ class ExopsApp(App):
             if not worker.is_cancelled:  # a restarted triage must not hear from the old one
                 self.post_message(message)
 
-        try:
-            specs = steps.plan_checks()
-            post(messages.ChecksPlanned(specs))
-            facts, source = steps.load_facts(session, lambda text: post(messages.Activity(text)),
-                                             cancel, self.live)
-            origin = steps.bundle_origin(session.bundle) if session.bundle else ""
-            post(messages.FactsLoaded(facts, origin))
-            report = steps.run(facts, source, specs,
-                               lambda event: post(messages.CheckUpdate(event)))
-        except Cancelled:
-            return
-        except ExopsError as exc:
-            post(messages.TriageFailed(str(exc)))
-            return
-        except Exception as exc:  # the TUI's edge: say what broke and where to see the traceback
-            post(messages.TriageFailed(messages.internal_error(
-                exc, "run `exops --debug check` on the same input for the traceback")))
-            return
+        specs = steps.plan_checks()
+        post(messages.ChecksPlanned(specs))
+        facts, source = steps.load_facts(session, lambda text: post(messages.Activity(text)),
+                                         cancel, self.live)
+        origin = steps.bundle_origin(session.bundle) if session.bundle else ""
+        post(messages.FactsLoaded(facts, origin))
+        report = steps.run(facts, source, specs,
+                           lambda event: post(messages.CheckUpdate(event)))
         post(messages.ChecksFinished(report))
+
+    def failed_triage(self, error: str, exc: BaseException) -> None:
+        if not isinstance(exc, ExopsError):
+            error = describe(exc, "run `exops --debug check` on the same input for the traceback")
+        self.session = self.session.failed(error)
 
     def on_checks_planned(self, message: messages.ChecksPlanned) -> None:
         self.session = replace(self.session.planned(message.specs), phase="loading")
@@ -149,9 +145,6 @@ class ExopsApp(App):
 
     def on_checks_finished(self, message: messages.ChecksFinished) -> None:
         self.session = self.session.finished(message.report)
-
-    def on_triage_failed(self, message: messages.TriageFailed) -> None:
-        self.session = self.session.failed(message.error)
 
     # ------------------------------------------------------------ navigation
 
@@ -232,21 +225,17 @@ class ExopsApp(App):
 
         if request.findings is not None:
             report = replace(report, findings=request.findings)
-        try:
-            request.path.write_text(render(report, request.fmt), encoding="utf-8")
-        except Exception as exc:  # the TUI's edge: a failed export must not end the session
-            self.post_message(messages.ExportFailed(
-                f"could not write {request.path}: {type(exc).__name__}: {exc}"))
-            return
+        request.path.write_text(render(report, request.fmt), encoding="utf-8")
         self.post_message(messages.ReportWritten(str(request.path), request.fmt, len(report.findings)))
 
     def on_report_written(self, message: messages.ReportWritten) -> None:
         self.notify(f"{message.findings} findings as {message.fmt} → {message.path}",
                     title="Report written", timeout=8, markup=False)
 
-    def on_export_failed(self, message: messages.ExportFailed) -> None:
-        self.notify(message.error, title="Export failed", severity="error", timeout=10,
-                    markup=False)
+    def failed_export(self, error: str, exc: BaseException) -> None:
+        if isinstance(exc, OSError):
+            error = f"could not write {exc.filename or 'the report'}: {exc.strerror or exc}"
+        self.notify(error, title="Export failed", severity="error", timeout=10, markup=False)
 
 
 def default_path(fmt: str) -> Path:

@@ -16,12 +16,6 @@ if TYPE_CHECKING:
     from exops.remediation import ApplyResult, StepEvent
 
 
-def internal_error(exc: Exception, hint: str = "the CLI with --debug shows the traceback") -> str:
-    """What the TUI says about an exception that is not a user error: a bug, shown in place
-    rather than ending the session."""
-    return f"internal error: {type(exc).__name__}: {exc} ({hint})"
-
-
 class ChecksPlanned(Message):
     def __init__(self, specs: list[CheckSpec]) -> None:
         super().__init__()
@@ -55,24 +49,12 @@ class ChecksFinished(Message):
         self.report = report
 
 
-class TriageFailed(Message):
-    def __init__(self, error: str) -> None:
-        super().__init__()
-        self.error = error
-
-
 class ReportWritten(Message):
     def __init__(self, path: str, fmt: str, findings: int) -> None:
         super().__init__()
         self.path = path
         self.fmt = fmt
         self.findings = findings
-
-
-class ExportFailed(Message):
-    def __init__(self, error: str) -> None:
-        super().__init__()
-        self.error = error
 
 
 # ---------------------------------------------------------------- fixes, changes, history

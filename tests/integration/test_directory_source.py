@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 
 import pytest
@@ -48,10 +49,14 @@ def test_collect_reports_pages_and_stops_when_cancelled(litware_dc, dc_settings)
     recipients = [p for p in seen if p.phase == "recipients"]
     assert [p.entries for p in recipients] == [100, 200, 300, 400, 500, 555]
 
-    pages = []
+    pages, cancel = [], threading.Event()
+
+    def page(progress):
+        pages.append(progress)
+        if progress.phase == "recipients":
+            cancel.set()   # as the TUI does when the session closes mid-scan
     with pytest.raises(DirectoryCancelled):
-        source.collect(cancel=lambda: any(p.phase == "recipients" for p in pages),
-                       progress=pages.append)
+        source.collect(cancel=cancel, progress=page)
     assert [p.entries for p in pages if p.phase == "recipients"] == [100]
     source.close()
 

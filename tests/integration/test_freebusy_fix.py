@@ -114,7 +114,8 @@ def test_saved_plan_applies_and_a_stale_one_is_refused(lab, tmp_path):
     found = exops(env, "apply", str(stale), "--yes", check=0)
     assert "found" in found.stdout
     history = json.loads(exops(env, "history", "--format", "json", check=0).stdout)
-    exops(env, "undo", str(history[1]["id"]), "--yes", check=0)
+    assert [c["status"] for c in history] == ["applied"]   # finding it in place journals nothing
+    exops(env, "undo", str(history[0]["id"]), "--yes", check=0)
     # Now someone else creates the AG with other attributes: the saved plan is stale.
     exops(env, "fix", "freebusy", "--dn", ORPHAN, "--yes", "--pf-db", "PF01", check=0)
     refused = exops(env, "apply", str(plan), "--yes", check=1)

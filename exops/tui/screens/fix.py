@@ -28,15 +28,14 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
-from textual.worker import Worker, WorkerState
 
-from exops.errors import ExopsError
 from exops.model import Finding
 from exops.tui import messages
 from exops.tui.screens.confirm import ConfirmScreen, SavePlanScreen
 from exops.tui.session import Session, display_path
 from exops.tui.widgets.environment import plural
 from exops.tui.widgets.plan_view import PlanView
+from exops.tui.worker_errors import WorkerOutcomes
 from exops.tui.widgets.severity import severity_style, theme_colour
 from exops.tui.widgets.steps import (
     PLANNED,
@@ -87,7 +86,7 @@ def apply_summary(plan: Plan, where: str, palette) -> RenderableType:
              "journaled first, so History (h) can undo the change.", style=palette.muted))
 
 
-class FixScreen(ModalScreen[None]):
+class FixScreen(WorkerOutcomes, ModalScreen[None]):
     TITLE = "Fix"
     BINDINGS = [
         Binding("escape", "back", "Back", id="exops.fix.back"),
@@ -203,15 +202,11 @@ class FixScreen(ModalScreen[None]):
     @work(thread=True, exclusive=True, group="fix-suggest", exit_on_error=False)
     def find_suggestions(self) -> None:
         from exops.workbench import suggestions
-        try:
-            found = suggestions(self.finding, self.facts) if self.facts is not None else []
-        except ExopsError as exc:
-            self.post_message(messages.Suggested([], str(exc)))
-            return
-        except Exception as exc:  # the TUI's edge: a broken plugin must not end the session
-            self.post_message(messages.Suggested([], messages.internal_error(exc)))
-            return
+        found = suggestions(self.finding, self.facts) if self.facts is not None else []
         self.post_message(messages.Suggested(found))
+
+    def failed_fix_suggest(self, error: str, exc: BaseException) -> None:
+        self.on_suggested(messages.Suggested([], error))   # a broken plugin must not end the session
 
     def on_suggested(self, message: messages.Suggested) -> None:
         self.suggestions = message.suggestions
@@ -264,18 +259,14 @@ class FixScreen(ModalScreen[None]):
     @work(thread=True, exclusive=True, group="fix-plan", exit_on_error=False)
     def plan_worker(self, suggestion: Suggestion) -> None:
         from exops.workbench import plan_fix
-        try:
-            if self.live is not None:
-                plan = self.live.plan(suggestion.fix.name, suggestion.params)
-            else:
-                plan = plan_fix(suggestion.fix.name, suggestion.params, self.facts)
-        except ExopsError as exc:
-            self.post_message(messages.PlanRefused(suggestion, str(exc)))
-            return
-        except Exception as exc:  # the TUI's edge
-            self.post_message(messages.PlanRefused(suggestion, messages.internal_error(exc)))
-            return
+        if self.live is not None:
+            plan = self.live.plan(suggestion.fix.name, suggestion.params)
+        else:
+            plan = plan_fix(suggestion.fix.name, suggestion.params, self.facts)
         self.post_message(messages.PlanMade(suggestion, plan))
+
+    def failed_fix_plan(self, error: str, exc: BaseException) -> None:
+        self.on_plan_refused(messages.PlanRefused(self.chosen, error))
 
     def on_plan_made(self, message: messages.PlanMade) -> None:
         if message.suggestion is not self.chosen or self.phase != "planning":
@@ -355,26 +346,18 @@ class FixScreen(ModalScreen[None]):
 
     @work(thread=True, exclusive=True, group="change", exit_on_error=False)
     def apply_worker(self, plan: Plan) -> None:
-        from exops.plan import PlanStale
         post = self.post_message
-        try:
-            result = self.live.apply(plan, lambda event: post(messages.StepChanged(event)))
-        except ExopsError as exc:
-            post(messages.ChangeStopped(str(exc), stale=isinstance(exc, PlanStale)))
-            return
-        except Exception as exc:  # the TUI's edge: the journal knows what happened
-            post(messages.ChangeStopped(messages.internal_error(exc)))
-            return
+        result = self.live.apply(plan, lambda event: post(messages.StepChanged(event)))
         post(messages.ChangeApplied(result))
-        try:
-            verification = self.live.verify(plan)
-        except ExopsError as exc:
-            post(messages.Verified(None, str(exc)))
-            return
-        except Exception as exc:
-            post(messages.Verified(None, messages.internal_error(exc)))
-            return
-        post(messages.Verified(verification))
+        post(messages.Verified(self.live.verify(plan)))
+
+    def failed_change(self, error: str, exc: BaseException) -> None:
+        """Applying failed (the journal knows what happened), or, once applied, verifying did."""
+        from exops.plan import PlanStale
+        if self.phase == "verifying":
+            self.on_verified(messages.Verified(None, error))
+        else:
+            self.on_change_stopped(messages.ChangeStopped(error, stale=isinstance(exc, PlanStale)))
 
     def on_step_changed(self, message: messages.StepChanged) -> None:
         event = message.event
@@ -425,12 +408,9 @@ class FixScreen(ModalScreen[None]):
         self.set_status(Content.assemble(("✖ ", "bold $sev-critical"), message.error, again))
         self.refresh_bindings()
 
-    @on(Worker.StateChanged)
-    def _worker_finished(self, event: Worker.StateChanged) -> None:
-        if event.worker.group == "change" and event.state in (
-                WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
-            self.app.end_change()
-            self.refresh_bindings()
+    def finished_change(self) -> None:
+        self.app.end_change()
+        self.refresh_bindings()
 
     # ------------------------------------------------------------ other keys
 
@@ -454,12 +434,13 @@ class FixScreen(ModalScreen[None]):
 
     @work(thread=True, group="fix-save", exit_on_error=False)
     def save_worker(self, plan: Plan, path: Path) -> None:
-        try:
-            plan.save(path)
-        except OSError as exc:
-            self.post_message(messages.PlanSaved(str(path), f"could not write {path}: {exc.strerror or exc}"))
-            return
+        plan.save(path)
         self.post_message(messages.PlanSaved(str(path)))
+
+    def failed_fix_save(self, error: str, exc: BaseException) -> None:
+        if isinstance(exc, OSError):
+            error = f"could not write {exc.filename or 'the plan'}: {exc.strerror or exc}"
+        self.on_plan_saved(messages.PlanSaved("", error))
 
     def on_plan_saved(self, message: messages.PlanSaved) -> None:
         if message.error:

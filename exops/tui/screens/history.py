@@ -25,14 +25,13 @@ from textual.content import Content
 from textual.events import Resize, ScreenResume
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
-from textual.worker import Worker, WorkerState
 
-from exops.errors import ExopsError
 from exops.tui import messages
 from exops.tui.screens.confirm import ConfirmScreen
 from exops.tui.screens.findings import cut
 from exops.tui.session import display_path
 from exops.tui.widgets.plan_view import PlanView
+from exops.tui.worker_errors import WorkerOutcomes
 from exops.tui.widgets.severity import theme_colour
 from exops.tui.widgets.steps import (
     StepView,
@@ -104,7 +103,7 @@ def undo_summary(change: Change, where: str, palette) -> RenderableType:
              style=palette.muted))
 
 
-class HistoryScreen(Screen):
+class HistoryScreen(WorkerOutcomes, Screen):
     TITLE = "History"
     BINDINGS = [
         Binding("u", "undo", "Undo…", id="exops.history.undo"),
@@ -171,15 +170,11 @@ class HistoryScreen(Screen):
     @work(thread=True, exclusive=True, group="history", exit_on_error=False)
     def read_journal(self) -> None:
         live = self.app.live
-        try:
-            changes = live.history()
-        except ExopsError as exc:
-            self.post_message(messages.HistoryLoaded([], "", "", str(exc)))
-            return
-        except Exception as exc:  # the TUI's edge
-            self.post_message(messages.HistoryLoaded([], "", "", messages.internal_error(exc)))
-            return
+        changes = live.history()
         self.post_message(messages.HistoryLoaded(changes, live.journal_path, live.where))
+
+    def failed_history(self, error: str, exc: BaseException) -> None:
+        self.on_history_loaded(messages.HistoryLoaded([], "", "", error))
 
     def on_history_loaded(self, message: messages.HistoryLoaded) -> None:
         if self.undoing is not None:
@@ -300,15 +295,11 @@ class HistoryScreen(Screen):
     @work(thread=True, exclusive=True, group="change", exit_on_error=False)
     def undo_worker(self, change_id: int) -> None:
         post = self.post_message
-        try:
-            change = self.app.live.undo(change_id, lambda event: post(messages.StepChanged(event)))
-        except ExopsError as exc:
-            post(messages.ChangeStopped(str(exc)))
-            return
-        except Exception as exc:  # the TUI's edge: the journal knows what happened
-            post(messages.ChangeStopped(messages.internal_error(exc)))
-            return
+        change = self.app.live.undo(change_id, lambda event: post(messages.StepChanged(event)))
         post(messages.ChangeUndone(change))
+
+    def failed_change(self, error: str, exc: BaseException) -> None:
+        self.on_change_stopped(messages.ChangeStopped(error))   # the journal knows what happened
 
     def on_step_changed(self, message: messages.StepChanged) -> None:
         event = message.event
@@ -327,14 +318,11 @@ class HistoryScreen(Screen):
         self.query_one("#history-status", Static).update(Content.assemble(
             ("✖ Not undone: ", "bold $sev-critical"), message.error))
 
-    @on(Worker.StateChanged)
-    def _worker_finished(self, event: Worker.StateChanged) -> None:
-        if event.worker.group == "change" and event.state in (
-                WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
-            self.undoing = None
-            self.app.end_change()
-            self.load()
-            self.refresh_bindings()
+    def finished_change(self) -> None:
+        self.undoing = None
+        self.app.end_change()
+        self.load()
+        self.refresh_bindings()
 
     def action_maximize_change(self) -> None:
         self.query_one(PlanView).toggle_maximized()
