@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 from ldap3 import BASE, LEVEL, MODIFY_ADD, MODIFY_REPLACE, Connection
 
+from exops.lab.lab_ldap import borrowed_or_own
+
 EXAMPLE_ARC = "1.3.6.1.4.1.32473"
 # oMObjectClass of the DN syntax: 1.3.12.2.1011.28.0.714, BER-encoded.
 DN_OBJECT_CLASS = b"\x2b\x0c\x02\x87\x73\x1c\x00\x85\x4a"
@@ -103,7 +105,7 @@ def extend_schema(target) -> list[str]:
     `target` is a `RunningDC` (bound as its administrator) or a bound ldap3 Connection of a
     Schema Admin.
     """
-    conn, own = _connection(target)
+    conn, own = borrowed_or_own(target)
     try:
         schema_dn = _schema_dn(conn)
         present = _present(conn, schema_dn)
@@ -125,13 +127,6 @@ def extend_schema(target) -> list[str]:
     finally:
         if own:
             conn.unbind()
-
-
-def _connection(target) -> tuple[Connection, bool]:
-    if isinstance(target, Connection):
-        return target, False
-    from exops.lab.samba import admin_connection
-    return admin_connection(target), True
 
 
 def _schema_dn(conn: Connection) -> str:

@@ -120,18 +120,6 @@ class DCInfo:
             raise LabError(f"{target}: not a lab DC directory ({exc})") from None
 
 
-def admin_connection(dc: RunningDC, **options):
-    """An ldap3 connection bound as the domain administrator over validated LDAPS."""
-    import ssl
-
-    from ldap3 import NONE, Connection, Server, Tls
-
-    tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=dc.ca_file)
-    server = Server(dc.url_ldaps, use_ssl=True, tls=tls, connect_timeout=5, get_info=NONE)
-    return Connection(server, dc.admin_user, dc.admin_password, auto_bind=True,
-                      check_names=False, raise_exceptions=False, **options)
-
-
 # ---------------------------------------------------------------- provisioning and configuration
 
 def provision(target: Path, info: DCInfo) -> None:
@@ -549,6 +537,6 @@ def start_lab_dc(scenario: Scenario, workdir: Path | None = None, *, detached: b
     return dc
 
 
-__all__ = ["LAB_ADMIN_PASSWORD", "DCInfo", "LabError", "RunningDC", "SambaDC", "admin_connection",
+__all__ = ["LAB_ADMIN_PASSWORD", "DCInfo", "LabError", "RunningDC", "SambaDC",
            "cache_root", "fresh_copy", "golden_dc", "golden_key", "issue_ca", "issue_server_certificate",
            "pid_alive", "provision", "start_lab_dc", "stop_detached", "write_config"]

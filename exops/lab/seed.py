@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from ldap3 import MODIFY_REPLACE, Connection
 
 from exops.dn import admin_group_dn, admin_groups_dn, escape_rdn, exchange_dn, organization_dn
+from exops.lab.lab_ldap import borrowed_or_own
 from exops.lab.scenario import AdminGroup, Recipient, Scenario, ScenarioError, Server
 
 RECIPIENTS_OU = "Exchange Users"
@@ -54,7 +55,7 @@ def seed_directory(target, scenario: Scenario, progress=None) -> SeedReport:
     `target` is a `RunningDC` or a bound ldap3 Connection with rights on the configuration and
     domain partitions. `progress(done)` is called every 1,000 recipients.
     """
-    conn, own = _connection(target)
+    conn, own = borrowed_or_own(target)
     started = time.monotonic()
     report = SeedReport()
     try:
@@ -81,13 +82,6 @@ def seed_directory(target, scenario: Scenario, progress=None) -> SeedReport:
             conn.unbind()
     report.seconds = time.monotonic() - started
     return report
-
-
-def _connection(target) -> tuple[Connection, bool]:
-    if isinstance(target, Connection):
-        return target, False
-    from exops.lab.samba import admin_connection
-    return admin_connection(target), True
 
 
 # ---------------------------------------------------------------- configuration partition

@@ -5,7 +5,7 @@ import csv
 import io
 
 from exops.model import Report
-from exops.reports import ordered
+from exops.reports.layout import ordered
 
 HEADER = ("severity", "id", "target", "summary", "detail", "fixes", "evidence_count")
 

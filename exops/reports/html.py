@@ -11,7 +11,7 @@ from html import escape
 import exops
 from exops.facts.events import EventGroup
 from exops.model import Evidence, Finding, Report, Severity
-from exops.reports import EVENT_COLUMNS, event_row, ordered, shown
+from exops.reports.layout import EVENT_COLUMNS, event_row, ordered, shown
 
 COLOURS = {"critical": "#c62828", "warning": "#d97706", "unknown": "#6b7280",
            "info": "#1d64c0", "ok": "#2e7d32"}

@@ -12,7 +12,7 @@ import exops
 from exops.facts.events import EventFacts
 from exops.facts.serde import to_data
 from exops.model import Report
-from exops.reports import ordered
+from exops.reports.layout import ordered
 
 SCHEMA_VERSION = 1
 

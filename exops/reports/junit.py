@@ -9,7 +9,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from exops.model import CheckRun, Finding, Report, Severity
-from exops.reports import ordered
+from exops.reports.layout import ordered
 
 _NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _FAILING = (Severity.CRITICAL, Severity.UNKNOWN, Severity.WARNING)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from exops.model import Evidence, Finding, Report
-from exops.reports import EVENT_COLUMNS, count_line, event_row, ordered, shown
+from exops.reports.layout import EVENT_COLUMNS, count_line, event_row, ordered, shown
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
 

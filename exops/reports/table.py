@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from exops.model import Report, Severity
-from exops.reports import count_line, evidence_line, ordered
+from exops.reports.layout import count_line, evidence_line, ordered
 
 STYLES = {Severity.CRITICAL: "bold red", Severity.WARNING: "yellow", Severity.INFO: "blue",
           Severity.OK: "green", Severity.UNKNOWN: "dim"}

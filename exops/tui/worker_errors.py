@@ -8,7 +8,6 @@ internal error that points at the CLI's --debug; a cancelled read is not an erro
 """
 from __future__ import annotations
 
-from textual import on
 from textual.worker import Worker, WorkerState
 
 from exops.errors import Cancelled, ExopsError
@@ -23,8 +22,8 @@ def describe(exc: BaseException, hint: str = "the CLI with --debug shows the tra
 
 
 class WorkerOutcomes:
-    @on(Worker.StateChanged)
-    def _worker_outcome(self, event: Worker.StateChanged) -> None:
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A plain handler name, not `@on`: Textual finds it on a mixin through the MRO."""
         group = event.worker.group.replace("-", "_")
         if event.state is WorkerState.ERROR and not event.worker.is_cancelled \
                 and not isinstance(event.worker.error, Cancelled):

@@ -13,7 +13,7 @@ from textual.widgets import Input
 from exops.tui.app import ExopsApp
 from exops.tui.screens.fix import FixScreen
 from exops.tui.screens.history import HistoryScreen
-from tests.tui.helpers import wait_until
+from tests.tui.helpers import settle, wait_until
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 SCREENS = {
@@ -28,8 +28,7 @@ SCREENS = {
 
 def after(*keys: str):
     async def run_before(pilot) -> None:
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot.app, pilot)
         await pilot.press(*keys)
         await pilot.pause()
         for field in pilot.app.screen.query(Input):
@@ -71,8 +70,7 @@ def test_history_screen_with_one_change(snap_compare, journaled_change, size):
         await wait_until(pilot, lambda: app.session.report is not None)  # nothing answers: all unknown
         await pilot.press("h")
         await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.changes)
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(app, pilot)
 
     app = ExopsApp(config_path=journaled_change.name)
     assert snap_compare(app, terminal_size=size, run_before=run_before)

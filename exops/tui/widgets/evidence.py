@@ -2,7 +2,7 @@
 with their attributes, command output as-is. Values are always rich `Text`, never markup: a DN or
 an event message may hold square brackets.
 
-Event fields are read through `exops.reports.event_row`, the one definition of an event
+Event fields are read through `exops.reports.layout.event_row`, the one definition of an event
 evidence's keys that every report format uses too. Kinds this module does not know show as
 key/value pairs, so a new evidence kind is never hidden.
 """
@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from exops.model import Evidence
-from exops.reports import event_row, shown
+from exops.reports.layout import event_row, shown
 
 
 @dataclass(frozen=True)
