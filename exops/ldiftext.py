@@ -15,7 +15,7 @@ def attr_line(name: str, value: str) -> str:
     return f"{name}:: {base64.b64encode(value.encode('utf-8')).decode('ascii')}"
 
 
-def fold(line: str) -> list[str]:
+def fold_line(line: str) -> list[str]:
     if len(line) <= FOLD_AT:
         return [line]
     return [line[:FOLD_AT]] + [" " + line[i:i + FOLD_AT - 1] for i in range(FOLD_AT, len(line), FOLD_AT - 1)]
@@ -24,7 +24,7 @@ def fold(line: str) -> list[str]:
 def add_record(dn: str, attrs: dict[str, list[str]]) -> list[str]:
     lines = [attr_line("dn", dn), "changetype: add"]
     lines += [attr_line(name, value) for name, values in attrs.items() for value in values]
-    return [physical for line in lines for physical in fold(line)]
+    return [physical for line in lines for physical in fold_line(line)]
 
 
 def modify_record(dn: str, changes: dict[str, tuple[str, list[str]]]) -> list[str]:
@@ -34,5 +34,5 @@ def modify_record(dn: str, changes: dict[str, tuple[str, list[str]]]) -> list[st
         lines.append(f"{operation}: {name}")
         lines += [attr_line(name, v) for v in values]
         lines.append("-")
-    return [physical for line in lines for physical in fold(line)]
+    return [physical for line in lines for physical in fold_line(line)]
 

@@ -21,7 +21,7 @@ class LdifError(ExopsError, ValueError):
     """An LDIF file exops cannot read; names the file and line."""
 
 
-Entry = tuple[str, dict[str, list[str]]]
+LdifRecord = tuple[str, dict[str, list[str]]]   # (dn, attributes) as the export spells them
 
 
 def read_ldif_facts(path: str | Path) -> DirectoryFacts:
@@ -31,7 +31,7 @@ def read_ldif_facts(path: str | Path) -> DirectoryFacts:
     return builder.facts()
 
 
-def read_ldif(path: str | Path) -> Iterator[Entry]:
+def read_ldif(path: str | Path) -> Iterator[LdifRecord]:
     """(dn, {lower-case attribute: [values]}) for every content record in the file."""
     path = Path(path)
     try:
@@ -83,7 +83,7 @@ def _unfold(stream, path: Path) -> Iterator[tuple[int, str]]:
         yield pending
 
 
-def _entry(record: list[tuple[int, str]], path: Path) -> Entry | None:
+def _entry(record: list[tuple[int, str]], path: Path) -> LdifRecord | None:
     first_line = record[0][0]
     if record[0][1].lower().startswith("version:"):
         record = record[1:]

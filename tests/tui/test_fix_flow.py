@@ -158,3 +158,30 @@ async def test_a_password_missing_from_the_environment_is_never_prompted_for(tmp
         await wait_until(pilot, lambda: app.session.phase == "failed")
         assert "export EXOPS_TEST_NO_SUCH_PASSWORD=" in app.session.error
         assert "the TUI never asks for it" in app.session.error
+
+
+async def test_the_parameter_form_is_made_from_the_fix_declaration_and_replans(litware_bundle):
+    from textual.widgets import Checkbox
+
+    from exops.tui.screens.params import ParamsScreen
+    app = ExopsApp(bundle=str(litware_bundle))
+    async with app.run_test(size=(120, 40)) as pilot:
+        fix = await open_fix_for_the_orphan(app, pilot)
+        await wait_until(pilot, lambda: fix.phase == "planned")
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, ParamsScreen))
+        form = app.screen
+        declared = [p.option for p in fix.chosen.fix.params]
+        assert declared == ["--dn", "--pf-db", "--ag-name", "--replace-site-folder"]
+        assert form.query_one("#param-dn", Input).value == ORPHAN
+        assert isinstance(form.query_one("#param-replace_site_folder"), Checkbox)
+        dn = form.query_one("#param-dn", Input)
+        dn.value = ""
+        dn.focus()
+        await pilot.press("enter")   # submitting any field plans, after the same validation as the CLI
+        assert "--dn is required" in plain(form.query_one("#params-problem").render())
+        dn.value = ORPHAN
+        form.query_one("#param-ag_name", Input).value = "Recreated AG"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: fix.phase == "planned" and fix.plan.params.get("ag_name") == "Recreated AG")
+        assert "CN=Recreated AG," in plan_text(fix)

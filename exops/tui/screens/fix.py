@@ -14,6 +14,7 @@ else reaches the directory in the middle of a change.
 from __future__ import annotations
 
 import shlex
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,7 @@ from textual.widgets.option_list import Option
 from exops.model import Finding
 from exops.tui import messages
 from exops.tui.screens.confirm import ConfirmScreen, SavePlanScreen
+from exops.tui.screens.params import ParamsScreen
 from exops.tui.session import Session, display_path
 from exops.tui.widgets.environment import plural
 from exops.tui.widgets.plan_view import PlanView
@@ -93,6 +95,7 @@ class FixScreen(WorkerOutcomes, ModalScreen[None]):
         Binding("a", "apply", "Apply…", id="exops.fix.apply"),
         Binding("w", "save", "Save plan…", id="exops.fix.save"),
         Binding("p", "replan", "Plan again", id="exops.fix.replan"),
+        Binding("e", "edit_params", "Parameters…", id="exops.fix.params"),
         Binding("c", "copy_command", "Copy command", id="exops.fix.copy", show=False),
         Binding("m", "maximize_plan", "Full plan", id="exops.fix.maximize"),
     ]
@@ -422,6 +425,21 @@ class FixScreen(WorkerOutcomes, ModalScreen[None]):
         if self.chosen is not None and self.phase not in ("planning", "applying", "verifying"):
             self.make_plan(self.chosen)
 
+    def action_edit_params(self) -> None:
+        """The chosen fix's declared parameters as a form; planning again with what is typed."""
+        chosen = self.chosen
+        if chosen is None or self.phase in ("planning", "applying", "verifying") or not chosen.fix.params:
+            return
+        self.app.push_screen(ParamsScreen(chosen.fix, chosen.params),
+                             lambda values: self.replan_with(chosen, values))
+
+    def replan_with(self, chosen: Suggestion, values: dict | None) -> None:
+        if values is None or chosen is not self.chosen:
+            return
+        suggestion = replace(chosen, params={k: v for k, v in values.items() if v not in (None, False)})
+        self.suggestions = [suggestion if s is chosen else s for s in self.suggestions]
+        self.make_plan(suggestion, focus=True)
+
     def action_save(self) -> None:
         plan = self.plan
         if plan is None or plan.noop:
@@ -469,7 +487,7 @@ class FixScreen(WorkerOutcomes, ModalScreen[None]):
             return True if self.phase == "planned" and self.plan and not self.plan.noop else None
         if action == "save":
             return True if self.phase == "planned" and self.plan and not self.plan.noop else None
-        if action == "replan":
+        if action in ("replan", "edit_params"):
             return True if self.chosen is not None and self.phase not in ("planning",) and not busy else None
         if action == "back":
             return None if busy else True
