@@ -11,12 +11,12 @@ import xml.etree.ElementTree as ET
 from exops.model import CheckRun, Finding, Report, Severity
 from exops.reports import ordered
 
-_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _FAILING = (Severity.CRITICAL, Severity.UNKNOWN, Severity.WARNING)
 
 
 def _clean(text: str) -> str:
-    """Event text can hold control characters that XML 1.0 cannot carry at all."""
+    """Event text can hold control characters (and lone surrogates) that XML 1.0 cannot carry."""
     return _NOT_XML.sub("", text)
 
 
