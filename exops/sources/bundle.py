@@ -4,7 +4,15 @@ Layout (manifest `schema_version` 1):
     manifest.json    what is inside and where it came from
     directory.json   DirectoryFacts (or directory.ldf, an ldifde export)
     logs/*.evtx|xml  the event logs themselves: evidence, scanned when the bundle is opened
-A bundle carries evidence, not conclusions: the checks always run anew on it.
+A bundle carries evidence, not conclusions: the checks always run anew on it. Writing one is
+`exops.sources.bundle_writer`.
+
+Bundles come from customers, so reading one is bounded: the manifest is at most 1 MiB, shallow,
+and typed; a zip is never extracted whole. Only the members the manifest lists are expanded, one
+by one, each checked first against the total expansion allowed and against a compression ratio
+no real evidence reaches, and encrypted, damaged or exotically compressed members are refused
+by name. A zip (or folder) whose files sit in one top-level folder, as Windows "Send to >
+Compressed folder" makes them, is read like a flat one.
 """
 from __future__ import annotations
 
@@ -13,72 +21,35 @@ import shutil
 import tempfile
 import threading
 import zipfile
-from collections.abc import Callable, Iterable
+import zlib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Iterator
+from pathlib import Path, PurePosixPath
 
-import exops
-from exops.facts import DirectoryFacts, EventFacts, Facts, from_data, to_data
+from exops.facts import DirectoryFacts, EventFacts, Facts, from_data
 from exops.sources.eventlog import EventLogError, scan_log
 from exops.sources.ldif import LdifError, read_ldif_facts
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
+MAX_MANIFEST = 1 << 20          # bytes; a real manifest is well under 4 KiB
+MAX_LOGS = 1_000
+MAX_NAME = 255                  # characters in a member name the manifest lists
+MAX_EXPANDED = 32 << 30         # bytes all expanded members of a zip may take together
+MAX_RATIO = 250                 # expanded/compressed beyond this (for members over RATIO_FLOOR)...
+RATIO_FLOOR = 32 << 20          # ...is a zip bomb: EVTX and LDIF compress 5-30 fold
+COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+IGNORED_FOLDERS = ("__MACOSX/",)   # resource forks macOS adds to the zips it makes
 
 
 class BundleError(ValueError):
     """A bundle exops cannot open; names the bundle and the part that is wrong."""
 
 
-def write_bundle(path: str | Path, *, directory: DirectoryFacts | None = None,
-                 ldif: str | Path | None = None, logs: Iterable[str | Path] = (),
-                 source: str = "") -> Path:
-    """Write a folder bundle (or a zip when `path` ends in .zip).
-
-    The directory goes in as collected facts or, for offline evidence, as an ldifde export.
-    """
-    path = Path(path)
-    with tempfile.TemporaryDirectory() as tmp:
-        staging = Path(tmp) / "bundle"
-        (staging / "logs").mkdir(parents=True)
-        manifest = {"format": "exops-bundle", "schema_version": SCHEMA_VERSION,
-                    "exops_version": exops.__version__, "source": source,
-                    "created": datetime.now(timezone.utc).isoformat(), "directory": None, "logs": []}
-        if directory is not None:
-            (staging / "directory.json").write_text(json.dumps(to_data(directory), indent=1))
-            manifest["directory"] = "directory.json"
-        elif ldif is not None:
-            shutil.copyfile(ldif, staging / "directory.ldf")
-            manifest["directory"] = "directory.ldf"
-        for log in logs:
-            target = staging / "logs" / Path(log).name
-            shutil.copyfile(log, target)
-            manifest["logs"].append(f"logs/{target.name}")
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
-        if path.suffix.lower() == ".zip":
-            shutil.make_archive(str(path.with_suffix("")), "zip", staging)
-        else:
-            if path.exists():
-                shutil.rmtree(path)
-            shutil.copytree(staging, path)
-    return path
-
-
 def read_manifest(path: str | Path) -> dict:
-    """A bundle's manifest alone (where it came from, what it holds), without reading the rest."""
-    path = Path(path)
-    if path.is_dir():
-        return _manifest(path, path)
-    try:
-        with zipfile.ZipFile(path) as archive:
-            manifest = json.loads(archive.read(MANIFEST))
-    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-        raise BundleError(f"bundle {path}: {MANIFEST} cannot be read ({exc})") from None
-    if not isinstance(manifest, dict):
-        raise BundleError(f"bundle {path}: {MANIFEST}: expected an object")
-    return manifest
+    """A bundle's validated manifest alone (where it came from, what it holds)."""
+    with _opened(Path(path)) as bundle:
+        return bundle.manifest()
 
 
 def open_bundle(path: str | Path, *, progress: Callable[[str], None] | None = None,
@@ -86,80 +57,226 @@ def open_bundle(path: str | Path, *, progress: Callable[[str], None] | None = No
     """Read a bundle's facts, scanning its logs; every problem is a BundleError.
 
     `progress(name)` is called as each log starts; `cancel` is passed down to the log scans,
-    which stop between chunks (raising ScanCancelled).
+    which stop between chunks (raising ScanCancelled). A bundle that holds neither a directory
+    nor a log is refused: reading nothing must never look like a healthy organisation.
     """
     path = Path(path)
-    with _unpacked(path) as root:
-        manifest = _manifest(path, root)
-        directory = _directory(path, root, manifest.get("directory"))
+    with _opened(path) as bundle:
+        manifest = bundle.manifest()
+        if not manifest["directory"] and not manifest["logs"]:
+            raise BundleError(f"bundle {path}: {MANIFEST} lists neither a directory nor a log; "
+                              "there is nothing to check")
+        directory = _directory(bundle, manifest["directory"])
         scans = []
-        for name in manifest.get("logs", []):
-            log = _member(path, root, name)
+        for name in manifest["logs"]:
+            log = bundle.file(name)
             if progress:
                 progress(name)
             try:
                 scans.append(scan_log(log, cancel=cancel))
             except EventLogError as exc:
                 raise BundleError(f"bundle {path}: {name}: {exc}") from None
-        events = EventFacts(scans=tuple(scans)) if manifest.get("logs") else None
+        events = EventFacts(scans=tuple(scans)) if scans else None
     return Facts(directory=directory, events=events)
 
 
-@contextmanager
-def _unpacked(path: Path) -> Iterator[Path]:
-    if path.is_dir():
-        yield path
-        return
-    if not path.exists():
-        raise BundleError(f"bundle {path}: no such file or folder")
-    if not zipfile.is_zipfile(path):
-        raise BundleError(f"bundle {path}: expected a bundle folder or a .zip made by 'exops collect'")
-    with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(path) as archive:
-        for member in archive.namelist():
-            if member.startswith("/") or ".." in Path(member).parts:
-                raise BundleError(f"bundle {path}: unsafe member name {member!r}")
-        archive.extractall(tmp)
-        yield Path(tmp)
-
-
-def _manifest(path: Path, root: Path) -> dict:
-    file = root / MANIFEST
-    if not file.is_file():
-        raise BundleError(f"bundle {path}: {MANIFEST} is missing; is this a bundle made by 'exops collect'?")
-    try:
-        manifest = json.loads(file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BundleError(f"bundle {path}: {MANIFEST}: not valid JSON ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != "exops-bundle":
-        raise BundleError(f"bundle {path}: {MANIFEST}: expected \"format\": \"exops-bundle\"")
-    version = manifest.get("schema_version")
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
-        raise BundleError(f"bundle {path}: {MANIFEST}: schema_version {version!r} is not one this "
-                          f"exops reads (it reads 1 to {SCHEMA_VERSION}); upgrade exops")
-    if not isinstance(manifest.get("logs", []), list):
-        raise BundleError(f"bundle {path}: {MANIFEST}: \"logs\" must be a list of paths")
-    return manifest
-
-
-def _member(path: Path, root: Path, name: str) -> Path:
-    member = (root / name).resolve()
-    if root.resolve() not in member.parents or not member.is_file():
-        raise BundleError(f"bundle {path}: {MANIFEST} lists {name!r}, which is not in the bundle")
-    return member
-
-
-def _directory(path: Path, root: Path, name: str | None) -> DirectoryFacts | None:
+def _directory(bundle: _Bundle, name: str | None) -> DirectoryFacts | None:
     if not name:
         return None
-    member = _member(path, root, name)
+    member = bundle.file(name)
     if member.suffix.lower() in (".ldf", ".ldif"):
         try:
             return read_ldif_facts(member)
         except LdifError as exc:
-            raise BundleError(f"bundle {path}: {exc}") from None
+            raise BundleError(f"bundle {bundle.path}: {exc}") from None
+    data = _json(member.read_bytes(), bundle.fail, name)
     try:
-        return from_data(DirectoryFacts, json.loads(member.read_text()))
-    except json.JSONDecodeError as exc:
-        raise BundleError(f"bundle {path}: {name}: not valid JSON ({exc})") from None
-    except ValueError as exc:
-        raise BundleError(f"bundle {path}: {name}: {exc}") from None
+        return from_data(DirectoryFacts, data)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise BundleError(f"bundle {bundle.path}: {name}: {_short(exc)}") from None
+
+
+class _Bundle:
+    """One opened bundle: its validated manifest and the members it lists, as files."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, message: str) -> BundleError:
+        return BundleError(f"bundle {self.path}: {message}")
+
+    def read(self, name: str, limit: int) -> bytes:
+        raise NotImplementedError
+
+    def file(self, name: str) -> Path:
+        raise NotImplementedError
+
+    def manifest(self) -> dict:
+        manifest = _json(self.read(MANIFEST, MAX_MANIFEST), self.fail, MANIFEST)
+        if not isinstance(manifest, dict) or manifest.get("format") != "exops-bundle":
+            raise self.fail(f"{MANIFEST}: expected \"format\": \"exops-bundle\"")
+        version = manifest.get("schema_version")
+        if type(version) is not int or not 1 <= version <= SCHEMA_VERSION:
+            raise self.fail(f"{MANIFEST}: schema_version {_short(repr(version))} is not one this "
+                            f"exops reads (it reads 1 to {SCHEMA_VERSION}); upgrade exops")
+        directory, logs = manifest.setdefault("directory", None), manifest.setdefault("logs", [])
+        if directory is not None and not isinstance(directory, str):
+            raise self.fail(f"{MANIFEST}: \"directory\" must be the path of the directory file")
+        if not isinstance(logs, list) or not all(isinstance(n, str) for n in logs):
+            raise self.fail(f"{MANIFEST}: \"logs\" must be a list of paths")
+        if len(logs) > MAX_LOGS:
+            raise self.fail(f"{MANIFEST}: lists {len(logs)} logs; exops reads at most {MAX_LOGS}")
+        for key in ("source", "created", "exops_version"):
+            if not isinstance(manifest.get(key, ""), str):
+                raise self.fail(f"{MANIFEST}: \"{key}\" must be text")
+        for name in ([directory] if directory else []) + logs:
+            self.check_name(name)
+        return manifest
+
+    def check_name(self, name: str) -> None:
+        parts = PurePosixPath(name).parts
+        if not name or len(name) > MAX_NAME or name.startswith("/") or ".." in parts \
+                or "\\" in name or "\0" in name:
+            raise self.fail(f"{MANIFEST} lists {_short(repr(name))}, which is not a path inside "
+                            "the bundle")
+
+    def missing(self, name: str) -> BundleError:
+        return self.fail(f"{MANIFEST} lists {_short(repr(name))}, which is not in the bundle")
+
+
+class _Folder(_Bundle):
+    def __init__(self, path: Path, root: Path):
+        super().__init__(path)
+        self.root = root.resolve()
+
+    def file(self, name: str) -> Path:
+        member = (self.root / name).resolve()
+        if self.root not in member.parents or not member.is_file():
+            raise self.missing(name)
+        return member
+
+    def read(self, name: str, limit: int) -> bytes:
+        if not (self.root / name).is_file():
+            raise self.fail(f"{name} is missing; is this a bundle made by 'exops collect'?")
+        with self.file(name).open("rb") as stream:
+            data = stream.read(limit + 1)
+        if len(data) > limit:
+            raise self.fail(f"{name} is larger than {limit >> 10} KiB; not an exops manifest")
+        return data
+
+
+class _Zip(_Bundle):
+    def __init__(self, path: Path, archive: zipfile.ZipFile, prefix: str, scratch: Path):
+        super().__init__(path)
+        self.archive, self.prefix, self.scratch = archive, prefix, scratch
+        self.expanded = 0
+        self.files: list[Path] = []
+
+    def info(self, name: str) -> zipfile.ZipInfo:
+        try:
+            info = self.archive.getinfo(self.prefix + name)
+        except KeyError:
+            raise self.missing(name) from None
+        if info.is_dir():
+            raise self.missing(name)
+        if info.flag_bits & 0x1:
+            raise self.fail(f"{name} is encrypted; send the bundle as a zip without a password")
+        if info.compress_type not in COMPRESSIONS:
+            raise self.fail(f"{name} uses compression method {info.compress_type}, which exops "
+                            "does not read; zip it again with the ordinary (deflate) method")
+        return info
+
+    @contextmanager
+    def member(self, name: str) -> Iterator:
+        """The member as a stream; damage found while reading it is a BundleError."""
+        try:
+            with self.archive.open(self.info(name)) as stream:
+                yield stream
+        except BundleError:
+            raise
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
+                ValueError) as exc:
+            raise self.fail(f"{name} is damaged ({_short(exc)})") from None
+
+    def read(self, name: str, limit: int) -> bytes:
+        if self.info(name).file_size > limit:
+            raise self.fail(f"{name} is larger than {limit >> 10} KiB; not an exops manifest")
+        with self.member(name) as stream:
+            return stream.read()     # never more than the file_size checked above
+
+    def file(self, name: str) -> Path:
+        info = self.info(name)
+        if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise self.fail(f"{name} would expand {info.file_size // max(info.compress_size, 1)} "
+                            f"fold to {info.file_size >> 20} MiB; no evidence compresses like "
+                            "that, so this is refused as a zip bomb")
+        if self.expanded + info.file_size > MAX_EXPANDED:
+            raise self.fail(f"expanding {name} would take the bundle past {MAX_EXPANDED >> 30} "
+                            "GiB; split the evidence into several bundles")
+        self.expanded += info.file_size
+        target = self.scratch / f"{len(self.files)}{_suffix(name)}"
+        self.files.append(target)
+        with self.member(name) as stream, target.open("wb") as out:
+            try:
+                shutil.copyfileobj(stream, out, 1 << 20)
+            except OSError as exc:
+                raise self.fail(f"cannot expand {name} into {self.scratch.parent}: "
+                                f"{exc.strerror or exc} (set TMPDIR to a roomier folder)") from None
+        return target
+
+
+@contextmanager
+def _opened(path: Path) -> Iterator[_Bundle]:
+    if path.is_dir():
+        yield _Folder(path, _single_folder(path))
+        return
+    if not path.exists():
+        raise BundleError(f"bundle {path}: no such file or folder")
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+        raise BundleError(f"bundle {path}: expected a bundle folder or a .zip made by "
+                          f"'exops collect' ({_short(exc)})") from None
+    with archive, tempfile.TemporaryDirectory(prefix="exops-bundle-") as scratch:
+        yield _Zip(path, archive, _zip_prefix(archive), Path(scratch))
+
+
+def _single_folder(root: Path) -> Path:
+    """The folder that holds the manifest: `root`, or its only subfolder when that is all."""
+    if (root / MANIFEST).exists():
+        return root
+    entries = [e for e in root.iterdir() if e.name + "/" not in IGNORED_FOLDERS]
+    if len(entries) == 1 and entries[0].is_dir() and (entries[0] / MANIFEST).is_file():
+        return entries[0]
+    return root
+
+
+def _zip_prefix(archive: zipfile.ZipFile) -> str:
+    """"" for a flat zip, or "<folder>/" when every member sits in that one folder."""
+    names = [n for n in archive.namelist() if not n.startswith(IGNORED_FOLDERS)]
+    if MANIFEST in names:
+        return ""
+    tops = {n.split("/", 1)[0] + "/" for n in names}
+    if len(tops) == 1 and all("/" in n for n in names):
+        return tops.pop()
+    return ""
+
+
+def _json(data: bytes, fail: Callable[[str], BundleError], name: str):
+    """Parsed JSON, refused (never crashing) when too deep or holding absurd numbers."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise fail(f"{name}: nested too deeply to be an exops file") from None
+    except ValueError as exc:   # JSONDecodeError, UnicodeDecodeError, integers over 4300 digits
+        raise fail(f"{name}: not valid JSON ({_short(exc)})") from None
+
+
+def _suffix(name: str) -> str:
+    suffix = PurePosixPath(name).suffix.lower()
+    return suffix if suffix.isascii() and suffix[1:].isalnum() and len(suffix) <= 8 else ""
+
+
+def _short(exc: object, limit: int = 120) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -1,0 +1,125 @@
+"""Writing evidence bundles, never deleting what exops did not write.
+
+`exops collect -o DIR` and `exops lab bundle -o DIR` write into a new or empty folder, or a new
+`.zip`. An existing target is refused unless `force`, and even then it is replaced only when it
+is a previous bundle (its manifest says so) that holds nothing but what that manifest lists: a
+folder of someone's own files is never emptied, whatever the flags. The bundle is staged beside
+the target and moved into place at the end, so a failed write (a full disk) leaves no half
+bundle and the previous one intact.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import exops
+from exops.facts import DirectoryFacts, to_data
+from exops.sources.bundle import MANIFEST, SCHEMA_VERSION, BundleError, read_manifest
+
+
+def write_bundle(path: str | Path, *, directory: DirectoryFacts | None = None,
+                 ldif: str | Path | None = None, logs: Iterable[str | Path] = (),
+                 source: str = "", force: bool = False) -> Path:
+    """Write a folder bundle (or a zip when `path` ends in .zip) and return its path.
+
+    The directory goes in as collected facts or, for offline evidence, as an ldifde export.
+    """
+    path = Path(path)
+    zipped = path.suffix.lower() == ".zip"
+    target = path.resolve()
+    if not target.parent.is_dir():
+        raise BundleError(f"{path}: the folder {target.parent} does not exist")
+    _check_replaceable(path, target, zipped, force)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".exops-bundle-") as tmp:
+        staging = Path(tmp) / "bundle"
+        _stage(staging, directory, ldif, logs, source)
+        if zipped:
+            _zip(staging, Path(tmp) / "bundle.zip")
+            os.replace(Path(tmp) / "bundle.zip", target)
+        else:
+            if target.exists():
+                shutil.rmtree(target) if any(target.iterdir()) else target.rmdir()
+            staging.rename(target)
+    return path
+
+
+def _stage(staging: Path, directory: DirectoryFacts | None, ldif: str | Path | None,
+           logs: Iterable[str | Path], source: str) -> None:
+    (staging / "logs").mkdir(parents=True)
+    manifest = {"format": "exops-bundle", "schema_version": SCHEMA_VERSION,
+                "exops_version": exops.__version__, "source": source,
+                "created": datetime.now(timezone.utc).isoformat(), "directory": None, "logs": []}
+    if directory is not None:
+        (staging / "directory.json").write_text(json.dumps(to_data(directory), indent=1))
+        manifest["directory"] = "directory.json"
+    elif ldif is not None:
+        shutil.copyfile(ldif, staging / "directory.ldf")
+        manifest["directory"] = "directory.ldf"
+    for log in logs:
+        name = _free_name(staging / "logs", Path(log).name)
+        shutil.copyfile(log, staging / "logs" / name)
+        manifest["logs"].append(f"logs/{name}")
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
+
+
+def _free_name(folder: Path, name: str) -> str:
+    """`name`, or `stem-2.ext`... when two logs from different folders share a name."""
+    candidate, n = name, 1
+    while (folder / candidate).exists():
+        n += 1
+        candidate = f"{Path(name).stem}-{n}{Path(name).suffix}"
+    return candidate
+
+
+def _zip(staging: Path, archive: Path) -> None:
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        for file in sorted(staging.rglob("*")):
+            if file.is_file():
+                z.write(file, file.relative_to(staging).as_posix())
+
+
+def _check_replaceable(path: Path, target: Path, zipped: bool, force: bool) -> None:
+    """Refuse to write over anything but an empty folder or, with `force`, a previous bundle."""
+    if not target.exists() and not target.is_symlink():
+        return
+    if zipped and not target.is_file():
+        raise BundleError(f"{path} exists and is not a file; choose another name for the zip")
+    if not zipped and not target.is_dir():
+        raise BundleError(f"{path} exists and is not a folder; choose another name")
+    if not zipped and not any(target.iterdir()):
+        return
+    what = "exists" if zipped else "is not empty"
+    if not force:
+        raise BundleError(f"{path} {what}; exops writes a bundle only to a new name or an empty "
+                          "folder (--force replaces a previous bundle there, nothing else)")
+    try:
+        manifest = read_manifest(target)
+    except BundleError:
+        raise BundleError(f"{path} {what} and is not a bundle exops wrote (no readable exops "
+                          "manifest); it is left as it is") from None
+    if not zipped:
+        _check_only_bundle_files(path, target, manifest)
+
+
+def _check_only_bundle_files(path: Path, target: Path, manifest: dict) -> None:
+    listed = {MANIFEST, *([manifest["directory"]] if manifest["directory"] else []),
+              *manifest["logs"]}
+    folders = {"logs"} | {str(Path(name).parent) for name in listed} - {"."}
+    foreign = []
+    for folder, subfolders, files in os.walk(target):
+        relative = Path(folder).relative_to(target)
+        foreign += [(relative / d).as_posix() + "/" for d in subfolders
+                    if (relative / d).as_posix() not in folders]
+        foreign += [(relative / f).as_posix() for f in files
+                    if (relative / f).as_posix() not in listed]
+        subfolders[:] = [d for d in subfolders if (relative / d).as_posix() in folders]
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise BundleError(f"{path} holds files its bundle does not list ({shown}); exops "
+                          "replaces only what it wrote: move them or choose another folder")
