@@ -8,13 +8,37 @@ import click
 
 from exops.cli import cli, friendly
 from exops.console import console, error_console
+from exops.terminal import markup
+
+CHANGE_ID = click.IntRange(1, 2**63 - 1)      # the journal's SQLite INTEGER key
+HISTORY_LIMIT = click.IntRange(1, 1_000_000)
+
+
+class LdapFilterText(click.ParamType):
+    """An admin's LDAP filter, bounded before anything parses it: ldap3's parser and encoder
+    recurse once per parenthesis, so a filter nested thousands deep would crash them."""
+
+    name = "filter"
+    MAX_LENGTH, MAX_DEPTH = 4096, 32
+
+    def convert(self, value, param, ctx):
+        if len(value) > self.MAX_LENGTH:
+            self.fail(f"longer than {self.MAX_LENGTH} characters", param, ctx)
+        depth = deepest = 0
+        for char in value:
+            depth += (char == "(") - (char == ")")
+            deepest = max(deepest, depth)
+        if deepest > self.MAX_DEPTH:
+            self.fail(f"nested {deepest} parentheses deep; at most {self.MAX_DEPTH}", param, ctx)
+        return value
 
 
 def _show_event(event) -> None:
     colour = {"verified": "green", "found": "cyan", "failed": "red", "undone": "yellow",
               "unchanged": "dim"}.get(event.state, "white")
-    console.print(f"  [{colour}]{event.state:>9}[/] step {event.seq}: {event.step.title}"
-                  + (f"  [dim]({event.message})[/]" if event.message else ""))
+    console.print(f"  [{colour}]{markup(event.state):>9}[/] step {event.seq}: "
+                  f"{markup(event.step.title, one_line=True)}"
+                  + (f"  [dim]({markup(event.message, one_line=True)})[/]" if event.message else ""))
 
 
 def _confirm(yes: bool, question: str) -> None:
@@ -31,10 +55,10 @@ def _confirm(yes: bool, question: str) -> None:
 def _report_verification(bench, plan) -> None:
     verification = bench.verify(plan)
     for f in verification.remaining:
-        console.print(f"[red]still open:[/] {f.check_id} {f.target}: {f.summary}")
+        console.print(f"[red]still open:[/] {markup(f'{f.check_id} {f.target}: {f.summary}', one_line=True)}")
     if verification.resolved:
         console.print(f"[green]verified:[/] the checks {plan.fix} resolves report nothing for "
-                      f"{plan.params.get('dn') or 'this change'} any more")
+                      f"{markup(plan.params.get('dn') or 'this change', one_line=True)} any more")
 
 
 def _apply_and_verify(bench, plan, yes: bool) -> None:
@@ -42,7 +66,8 @@ def _apply_and_verify(bench, plan, yes: bool) -> None:
     result = bench.apply(plan, progress=_show_event)
     console.print(f"change {result.change_id}: {result.status} (undo with: exops undo {result.change_id})")
     if result.found:
-        console.print("[cyan]found already in place (another run made it):[/] " + "; ".join(result.found))
+        console.print("[cyan]found already in place (another run made it):[/] "
+                      + markup("; ".join(result.found), one_line=True))
     _report_verification(bench, plan)
 
 
@@ -120,7 +145,7 @@ def fix_freebusy(ctx, dn, pf_db, ag_name, replace_site_folder, bundle, dry_run, 
 @fix.command("freebusy-rewrite")
 @click.option("--dn", required=True, help="The orphaned /o=<Org>/ou=<AG> the users carry.")
 @click.option("--to-ag", required=True, help="Name or legacyExchangeDN of the existing AG to move them under.")
-@click.option("--users", help="Narrow to recipients matching this LDAP filter, e.g. '(department=Sales)'.")
+@click.option("--users", type=LdapFilterText(), help="Narrow to recipients matching this LDAP filter, e.g. '(department=Sales)'.")
 @change_options
 @click.pass_context
 @friendly(exit_code=1)
@@ -157,7 +182,7 @@ def apply(ctx, plan_file: str, yes: bool) -> None:
 
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", type=HISTORY_LIMIT, default=50, show_default=True)
 @click.pass_context
 @friendly(exit_code=1)
 def history(ctx, fmt: str, limit: int) -> None:
@@ -178,10 +203,11 @@ def history(ctx, fmt: str, limit: int) -> None:
     if not changes:
         console.print(f"no changes in {journal.path}")
     for c in changes:
-        console.print(f"[bold]{c.id}[/] {c.started} {c.fix} [{_status_colour(c.status)}]{c.status}[/] "
-                      f"by {c.operator}  {json.dumps(c.plan.params)}")
+        console.print(f"[bold]{c.id}[/] {markup(c.started)} {markup(c.fix)} "
+                      f"[{_status_colour(c.status)}]{markup(c.status)}[/] by {markup(c.operator)}  "
+                      f"{markup(json.dumps(c.plan.params))}")
         for s in c.steps:
-            console.print(f"    {s.seq}. {s.status:<9} {s.step.title}")
+            console.print(f"    {s.seq}. {markup(s.status):<9} {markup(s.step.title, one_line=True)}")
 
 
 def _status_colour(status: str) -> str:
@@ -189,7 +215,7 @@ def _status_colour(status: str) -> str:
 
 
 @cli.command()
-@click.argument("change_id", type=int)
+@click.argument("change_id", type=CHANGE_ID)
 @click.option("--yes", is_flag=True, help="Undo without asking.")
 @click.pass_context
 @friendly(exit_code=1)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 
+class OutputError(Exception):
+    """exops could not write a report, plan or bundle where it was asked to."""
+
+
 def user_errors() -> tuple[type[Exception], ...]:
     from exops.config import ConfigError
     from exops.engine import UnknownCheck
@@ -16,5 +20,5 @@ def user_errors() -> tuple[type[Exception], ...]:
     from exops.sources.directory_writer import DirectoryWriteError
     from exops.sources.eventlog import EventLogError
     from exops.sources.ldif import LdifError
-    return (ConfigError, BundleError, EventLogError, LdifError, ScenarioError, UnknownCheck,
+    return (OutputError, ConfigError, BundleError, EventLogError, LdifError, ScenarioError, UnknownCheck,
             LabError, PlanError, RegistryError, ChangeFailed, DirectoryError, DirectoryWriteError)
