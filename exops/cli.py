@@ -258,7 +258,8 @@ def collect(ctx, output: str, evtx: tuple[str, ...], force: bool) -> None:
     earlier collect wrote there, and nothing else.
     """
     from exops.collect import live_facts
-    from exops.sources.bundle_writer import write_bundle
+    from exops.sources.bundle_writer import check_replaceable, write_bundle
+    check_replaceable(Path(output), force)     # before minutes of collecting, not after
     with error_console.status("collecting from the directory..."):
         facts, source = live_facts(ctx.obj.get("config_path"))
     path = write_bundle(output, directory=facts.directory, logs=evtx, source=source, force=force)
@@ -320,6 +321,7 @@ def lab_up_command(scenario: str) -> None:
 
 @lab_group.command("status")
 @click.option("--scenario", default="litware", show_default=True)
+@friendly(exit_code=3)
 def lab_status_command(scenario: str) -> None:
     """Say whether the scenario's lab is running and answering."""
     from exops.lab.control import lab_status
@@ -331,6 +333,7 @@ def lab_status_command(scenario: str) -> None:
 
 @lab_group.command("down")
 @click.option("--scenario", default="litware", show_default=True)
+@friendly(exit_code=1)
 def lab_down_command(scenario: str) -> None:
     """Stop the scenario's lab."""
     from exops.lab.control import lab_down

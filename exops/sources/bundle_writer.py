@@ -31,11 +31,7 @@ def write_bundle(path: str | Path, *, directory: DirectoryFacts | None = None,
     The directory goes in as collected facts or, for offline evidence, as an ldifde export.
     """
     path = Path(path)
-    zipped = path.suffix.lower() == ".zip"
-    target = path.resolve()
-    if not target.parent.is_dir():
-        raise BundleError(f"{path}: the folder {target.parent} does not exist")
-    _check_replaceable(path, target, zipped, force)
+    zipped, target = check_replaceable(path, force)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".exops-bundle-") as tmp:
         staging = Path(tmp) / "bundle"
         _stage(staging, directory, ldif, logs, source)
@@ -84,10 +80,19 @@ def _zip(staging: Path, archive: Path) -> None:
                 z.write(file, file.relative_to(staging).as_posix())
 
 
-def _check_replaceable(path: Path, target: Path, zipped: bool, force: bool) -> None:
-    """Refuse to write over anything but an empty folder or, with `force`, a previous bundle."""
-    if not target.exists() and not target.is_symlink():
-        return
+def check_replaceable(path: Path, force: bool) -> tuple[bool, Path]:
+    """(zipped, resolved target) when a bundle may be written at `path`: a new name, an empty
+    folder or, with `force`, a previous bundle; else a BundleError saying why not. Callers that
+    take long to make the evidence call it first, so a refusal comes at once."""
+    zipped, target = path.suffix.lower() == ".zip", path.resolve()
+    if not target.parent.is_dir():
+        raise BundleError(f"{path}: the folder {target.parent} does not exist")
+    if target.exists() or target.is_symlink():
+        _check_previous_bundle(path, target, zipped, force)
+    return zipped, target
+
+
+def _check_previous_bundle(path: Path, target: Path, zipped: bool, force: bool) -> None:
     if zipped and not target.is_file():
         raise BundleError(f"{path} exists and is not a file; choose another name for the zip")
     if not zipped and not target.is_dir():
