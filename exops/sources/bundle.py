@@ -140,6 +140,9 @@ class _Bundle:
             raise self.fail(f"{MANIFEST} lists {_short(repr(name))}, which is not a path inside "
                             "the bundle")
 
+    def absent(self, name: str) -> BundleError:
+        return self.fail(f"{name} is missing; is this a bundle made by 'exops collect'?")
+
     def missing(self, name: str) -> BundleError:
         return self.fail(f"{MANIFEST} lists {_short(repr(name))}, which is not in the bundle")
 
@@ -157,7 +160,7 @@ class _Folder(_Bundle):
 
     def read(self, name: str, limit: int) -> bytes:
         if not (self.root / name).is_file():
-            raise self.fail(f"{name} is missing; is this a bundle made by 'exops collect'?")
+            raise self.absent(name)
         with self.file(name).open("rb") as stream:
             data = stream.read(limit + 1)
         if len(data) > limit:
@@ -199,6 +202,10 @@ class _Zip(_Bundle):
             raise self.fail(f"{name} is damaged ({_short(exc)})") from None
 
     def read(self, name: str, limit: int) -> bytes:
+        try:
+            self.archive.getinfo(self.prefix + name)
+        except KeyError:
+            raise self.absent(name) from None
         if self.info(name).file_size > limit:
             raise self.fail(f"{name} is larger than {limit >> 10} KiB; not an exops manifest")
         with self.member(name) as stream:
