@@ -4,9 +4,10 @@ A computer name, DN or event text can hold Rich markup (`[/]` crashes a print, `
 restyles the output) and raw control characters (ESC sequences clear the screen or set the window
 title, BEL rings, CR overwrites a line, bidi overrides reorder it, a lone surrogate cannot even be
 encoded). `printable()` shows each such character as a visible escape (`\\x1b`, `\\u202e`), so the
-evidence stays complete and readable and every writer (terminal, HTML, Markdown, CSV) can encode
-it; `markup()` also escapes Rich markup, for evidence placed inside a markup string; `text()` is a
-Rich Text, which never reads markup. Every front end uses these, never its own copy.
+evidence stays complete and readable and every writer (terminal, HTML, Markdown, CSV, JUnit) can
+encode it; `json_safe()` does the same inside JSON text; `markup()` also escapes Rich markup, for
+evidence placed inside a markup string; `text()` is a Rich Text, which never reads markup. Every
+front end uses these, never its own copy.
 """
 from __future__ import annotations
 
@@ -32,6 +33,12 @@ def printable(value: object, *, one_line: bool = False) -> str:
     `one_line` also escapes tabs and line breaks (for error lines and table cells). A Windows
     line end (CR LF) is a line break, not a carriage return that overwrites the line."""
     return (_UNSAFE_LINE if one_line else _UNSAFE).sub(_visible, str(value).replace("\r\n", "\n"))
+
+
+def json_safe(document: str) -> str:
+    """JSON text with the same unsafe characters written as `\\uXXXX` escapes: a parser reads
+    exactly the same data, a terminal or pager shows it safely, and it can be encoded."""
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", document)
 
 
 def markup(value: object, *, one_line: bool = False) -> str:

@@ -12,6 +12,7 @@ import exops
 from exops.facts import EventFacts, to_data
 from exops.model import Report
 from exops.reports import ordered
+from exops.terminal import json_safe
 
 SCHEMA_VERSION = 1
 
@@ -50,7 +51,7 @@ def _event_sections(events: EventFacts | None) -> dict[str, list]:
 
 def render(report: Report) -> str:
     # Evidence data is free-form: a value JSON has no type for is written as its text.
-    return json.dumps(to_document(report), indent=2, ensure_ascii=False, default=str) + "\n"
+    return json_safe(json.dumps(to_document(report), indent=2, ensure_ascii=False, default=str)) + "\n"
 
 
 def load(text: str) -> dict[str, Any]:
