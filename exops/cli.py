@@ -37,9 +37,7 @@ def _error(message: object) -> None:
 
 
 def friendly(exit_code: int):
-    """Show user errors as one line and exit with `exit_code`, and input or output the system
-    refused (a full disk, a missing folder, /proc) as one line with exit 3; --debug shows the
-    traceback."""
+    """Show user errors as one line and exit with `exit_code`; --debug shows the traceback."""
 
     def wrap(command):
         @functools.wraps(command)
@@ -51,25 +49,14 @@ def friendly(exit_code: int):
                     raise
                 _error(exc)
                 sys.exit(exit_code)
-            except OSError as exc:
-                if exc.errno == errno.EPIPE or \
-                        click.get_current_context().find_root().params.get("debug"):
-                    raise
-                if exc.filename is not None:
-                    _error(f"{exc.filename}: {exc.strerror or exc}")
-                elif exc.errno in OUTPUT_FULL:
-                    abandon_stdout()
-                    _error(f"cannot write the output: {exc.strerror}")
-                else:
-                    _error(exc.strerror or exc)
-                sys.exit(UNKNOWN)
         return run
     return wrap
 
 
 class ExopsGroup(click.Group):
-    """click's group with exops's exit codes: usage errors are UNKNOWN (3), not click's 2; a
-    closed pipe or a full disk on stdout is one line, not a traceback at interpreter exit."""
+    """click's group with exops's exit codes: usage errors are UNKNOWN (3), not click's 2, and so
+    is input or output the system refused (a full disk, a missing folder, /proc, a closed pipe):
+    one line, never a traceback, also not at interpreter exit."""
 
     def main(self, *args, standalone_mode: bool = True, **extra):
         if not standalone_mode:
@@ -86,9 +73,8 @@ class ExopsGroup(click.Group):
         except click.Abort:
             error_console.print("Aborted!")
             code = 1
-        except _OutputClosed:
-            abandon_stdout()
-            _error("the output was closed before exops finished writing it")
+        except _SystemRefused as exc:
+            _error(exc)
             code = UNKNOWN
         sys.exit(_flushed(code))
 
@@ -96,11 +82,21 @@ class ExopsGroup(click.Group):
         try:
             return super().invoke(ctx)
         except BrokenPipeError:   # click's main would turn it into a silent exit 1
-            raise _OutputClosed() from None
+            abandon_stdout()
+            raise _SystemRefused("the output was closed before exops finished writing it") from None
+        except OSError as exc:
+            if ctx.params.get("debug"):
+                raise
+            if exc.filename is not None:
+                raise _SystemRefused(f"{exc.filename}: {exc.strerror or exc}") from None
+            if exc.errno in OUTPUT_FULL:
+                abandon_stdout()
+                raise _SystemRefused(f"cannot write the output: {exc.strerror}") from None
+            raise _SystemRefused(exc.strerror or str(exc)) from None
 
 
-class _OutputClosed(Exception):
-    """The reader of stdout went away before the command finished writing."""
+class _SystemRefused(Exception):
+    """The system refused to read or write something (str() is the one line to show)."""
 
 
 def _flushed(code: int) -> int:
