@@ -107,10 +107,18 @@ def load_config(path: str | Path) -> Config:
         _check_depth(path, text)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise ConfigError(f"{path}{_yaml_error(exc, text)}") from None
     return _Reader(path).config(root)
+
+
+def _yaml_error(exc: yaml.YAMLError, text: str) -> str:
+    """`:line: not valid YAML: problem` on one line, for parser and reader errors alike."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text[:exc.position].count("\n") + 1
+        return f":{line}: not valid YAML: character #x{exc.character:04x} is not allowed"
+    mark = getattr(exc, "problem_mark", None)
+    where = f":{mark.line + 1}" if mark else ""
+    return f"{where}: not valid YAML: {' '.join(str(getattr(exc, 'problem', None) or exc).split())}"
 
 
 def _read_text(path: Path) -> str:

@@ -198,7 +198,7 @@ class _Zip(_Bundle):
         except BundleError:
             raise
         except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
-                ValueError) as exc:
+                ValueError, OSError) as exc:    # OSError: offsets that seek before the file
             raise self.fail(f"{name} is damaged ({_short(exc)})") from None
 
     def read(self, name: str, limit: int) -> bytes:

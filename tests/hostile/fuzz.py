@@ -1,0 +1,31 @@
+"""What every fuzzer here shares: its hypothesis settings and the one property.
+
+The property: a reader given any input returns, or raises one of the project's user-facing
+errors (`exops.errors.user_errors()`), whose message is one line; never another exception.
+Each input is bounded in size and in time (hypothesis' deadline, generous for a shared CI
+machine: the inputs take milliseconds), and a run stays within a minute or so per reader.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import timedelta
+
+from hypothesis import HealthCheck, settings
+
+from exops.errors import user_errors
+
+EXAMPLES = int(os.environ.get("EXOPS_FUZZ_EXAMPLES", "150"))
+
+FUZZ = settings(max_examples=EXAMPLES, deadline=timedelta(seconds=5), database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                                       HealthCheck.data_too_large])
+
+
+def reads_or_refuses(read: Callable[[], object]) -> object | None:
+    """Run `read`; a user error is a fine answer if it is one line."""
+    try:
+        return read()
+    except user_errors() as exc:
+        assert "\n" not in str(exc), str(exc)
+        return None
