@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import exops
+from exops.errors import OutputError
 from exops.facts import DirectoryFacts, to_data
 from exops.sources.bundle import MANIFEST, SCHEMA_VERSION, BundleError, read_manifest
 
@@ -32,16 +33,20 @@ def write_bundle(path: str | Path, *, directory: DirectoryFacts | None = None,
     """
     path = Path(path)
     zipped, target = check_replaceable(path, force)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".exops-bundle-") as tmp:
-        staging = Path(tmp) / "bundle"
-        _stage(staging, directory, ldif, logs, source)
-        if zipped:
-            _zip(staging, Path(tmp) / "bundle.zip")
-            os.replace(Path(tmp) / "bundle.zip", target)
-        else:
-            if target.exists():
-                shutil.rmtree(target) if any(target.iterdir()) else target.rmdir()
-            staging.rename(target)
+    try:
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".exops-bundle-") as tmp:
+            staging = Path(tmp) / "bundle"
+            _stage(staging, directory, ldif, logs, source)
+            if zipped:
+                _zip(staging, Path(tmp) / "bundle.zip")
+                os.replace(Path(tmp) / "bundle.zip", target)
+            else:
+                if target.exists():
+                    shutil.rmtree(target) if any(target.iterdir()) else target.rmdir()
+                staging.rename(target)
+    except OSError as exc:
+        raise OutputError(f"cannot write the bundle {path}: {exc.strerror or exc} (no half "
+                          "written bundle is left behind)") from None
     return path
 
 
