@@ -29,3 +29,10 @@ def reads_or_refuses(read: Callable[[], object]) -> object | None:
     except user_errors() as exc:
         assert "\n" not in str(exc), str(exc)
         return None
+
+
+def file_read_or_refused(tmp_path_factory, name: str, data: bytes, reader: Callable) -> object | None:
+    """Write `data` to a fresh file called `name` and check `reader(path)` reads or refuses it."""
+    path = tmp_path_factory.mktemp("fuzz") / name
+    path.write_bytes(data)
+    return reads_or_refuses(lambda: reader(path))

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from exops.sources.bundle import open_bundle
 from tests.hostile import crafted
-from tests.hostile.fuzz import FUZZ, reads_or_refuses
+from tests.hostile.fuzz import FUZZ, file_read_or_refused
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
                     lambda inner: st.lists(inner, max_size=4)
@@ -30,10 +30,9 @@ CONTENTS = st.sampled_from([crafted.ENTRY, "", "{}", "[1]", '{"admin_groups": 1}
 def test_any_manifest_and_members_are_read_or_refused(tmp_path_factory, manifest, members, wrapped):
     files = {"manifest.json": json.dumps(manifest), **members}
     prefix = "folder/" if wrapped else ""
-    path = tmp_path_factory.mktemp("bundle") / "b.zip"
-    path.write_bytes(crafted.zip_bytes({prefix + name: data for name, data in files.items()
-                                        if name and "\0" not in name}))
-    reads_or_refuses(lambda: open_bundle(path))
+    data = crafted.zip_bytes({prefix + name: data for name, data in files.items()
+                              if name and "\0" not in name})
+    file_read_or_refused(tmp_path_factory, "b.zip", data, open_bundle)
 
 
 @FUZZ
@@ -46,6 +45,4 @@ def test_a_damaged_zip_is_read_or_refused(tmp_path_factory, flips, cut):
         data[at % len(data)] = value
     if cut is not None:
         data = data[:cut % len(data)]
-    path = tmp_path_factory.mktemp("bundle") / "d.zip"
-    path.write_bytes(bytes(data))
-    reads_or_refuses(lambda: open_bundle(path))
+    file_read_or_refused(tmp_path_factory, "d.zip", bytes(data), open_bundle)

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from exops.config import load_config
-from tests.hostile.fuzz import FUZZ, reads_or_refuses
+from tests.hostile.fuzz import FUZZ, file_read_or_refused
 
 KEYS = st.sampled_from(["directory", "exchange", "loadbalancers", "journal", "url", "timeout",
                         "insecure", "start_tls", "password_env", "servers", "roles", "name",
@@ -35,14 +35,11 @@ def yaml_lines(draw) -> str:
 @given(lines=st.lists(yaml_lines(), max_size=25),
        encoding=st.sampled_from(["utf-8", "utf-16", "utf-32", "latin-1"]))
 def test_yaml_shaped_inventories_are_read_or_refused(tmp_path_factory, lines, encoding):
-    path = tmp_path_factory.mktemp("config") / "exops.yaml"
-    path.write_bytes("\n".join(lines).encode(encoding, errors="replace"))
-    reads_or_refuses(lambda: load_config(path))
+    data = "\n".join(lines).encode(encoding, errors="replace")
+    file_read_or_refused(tmp_path_factory, "exops.yaml", data, load_config)
 
 
 @FUZZ
 @given(data=st.binary(max_size=2048))
 def test_any_bytes_are_read_or_refused(tmp_path_factory, data):
-    path = tmp_path_factory.mktemp("config") / "exops.yaml"
-    path.write_bytes(data)
-    reads_or_refuses(lambda: load_config(path))
+    file_read_or_refused(tmp_path_factory, "exops.yaml", data, load_config)

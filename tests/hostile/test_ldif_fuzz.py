@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from exops.sources.ldif import read_ldif_facts
-from tests.hostile.fuzz import FUZZ, reads_or_refuses
+from tests.hostile.fuzz import FUZZ, file_read_or_refused
 
 NAMES = st.sampled_from(["dn", "objectClass", "legacyExchangeDN", "cn", "changetype", "version",
                          "proxyAddresses", "siteFolderServer", "msExchOwningPFTree", "x;binary",
@@ -49,14 +49,10 @@ def ldif_files(draw) -> bytes:
 @FUZZ
 @given(data=ldif_files())
 def test_ldif_shaped_text_is_read_or_refused(tmp_path_factory, data):
-    path = tmp_path_factory.mktemp("ldif") / "f.ldf"
-    path.write_bytes(data)
-    reads_or_refuses(lambda: read_ldif_facts(path))
+    file_read_or_refused(tmp_path_factory, "f.ldf", data, read_ldif_facts)
 
 
 @FUZZ
 @given(data=st.binary(max_size=4096))
 def test_any_bytes_are_read_or_refused(tmp_path_factory, data):
-    path = tmp_path_factory.mktemp("ldif") / "b.ldf"
-    path.write_bytes(data)
-    reads_or_refuses(lambda: read_ldif_facts(path))
+    file_read_or_refused(tmp_path_factory, "b.ldf", data, read_ldif_facts)
