@@ -94,3 +94,15 @@ def test_events_prints_a_hostile_computer_name(tmp_path):
     result = CliRunner().invoke(cli, ["events", str(log)])
     assert result.exit_code == 0, result.output
     assert "[/]" in result.output and not any(c in result.output for c in CONTROL)
+
+
+def test_the_tui_evidence_view_shows_control_characters_as_escapes():
+    from rich.console import Console
+
+    from exops.tui.widgets.evidence import Palette, evidence_renderables
+    out = io.StringIO()
+    console = Console(file=out, width=200, color_system=None)
+    for part in evidence_renderables(_report().findings[0].evidence, Palette("dim", "cyan", "bold")):
+        console.print(part)
+    shown = out.getvalue()
+    assert "[/]" in shown and "\\x1b" in shown and not any(c in shown for c in CONTROL)
