@@ -65,7 +65,7 @@ def test_fix_check_undo_round_trip(lab):
     dry = exops(env, "fix", "freebusy", "--dn", ORPHAN, "--dry-run", check=0)
     assert "changetype: add" in dry.stdout and read_ag(dc) is None
 
-    refused = exops(env, "fix", "freebusy", "--dn", ORPHAN, check=2)
+    refused = exops(env, "fix", "freebusy", "--dn", ORPHAN, check=3)   # a usage error: UNKNOWN
     assert "--yes" in refused.stderr and read_ag(dc) is None
 
     applied = exops(env, "fix", "freebusy", "--dn", ORPHAN, "--yes", check=0)
