@@ -4,25 +4,105 @@
     exops demo                the same on the bundled litware scenario, no servers needed
     exops check --bundle B    run the checks; exit 0 OK, 1 warning, 2 critical, 3 unknown
     exops events LOG...       what the event logs say about free/busy, and what could not be read
+
+Failures end as one line on stderr, never a traceback (`--debug` shows it): user errors with the
+command's code, and usage mistakes, unreadable input and unwritable output with 3 (UNKNOWN), so a
+monitoring system never reads a typo as CRITICAL (2, click's own code for usage errors).
 """
 from __future__ import annotations
 
+import errno
 import sys
+import warnings
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
 from exops import __version__
 from exops.cli_changes import CHANGE_COMMANDS
-from exops.console import check_progress, console, error_console, scan_progress
-from exops.cli_edge import friendly
+from exops.cli_edge import friendly, show_error
+from exops.console import (abandon_stdout, check_progress, console, delivered, error_console,
+                           scan_progress, write_output)
+from exops.terminal import markup, printable
 
 FORMATS = ("table", "json", "md", "html", "csv", "junit")
 DEMO_BUNDLE = Path(__file__).resolve().parents[1] / "fixtures" / "scenarios" / "litware" / "bundle"
+UNKNOWN = 3
+OUTPUT_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
 
 
-@click.group(invoke_without_command=True,
+class ExopsGroup(click.Group):
+    """click's group with exops's exit codes: usage errors are UNKNOWN (3), not click's 2, and so
+    is input or output the system refused (a full disk, a missing folder, /proc, a closed pipe):
+    one line, never a traceback, also not at interpreter exit."""
+
+    def main(self, *args, standalone_mode: bool = True, **extra):
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **extra)
+        warnings.showwarning = _show_warning
+        try:
+            result = super().main(*args, standalone_mode=False, **extra)
+            code = result if isinstance(result, int) else 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except click.ClickException as exc:
+            exc.show()
+            code = UNKNOWN
+        except click.Abort:
+            error_console.print("Aborted!")
+            code = 1
+        except _SystemRefused as exc:
+            show_error(exc)
+            code = UNKNOWN
+        sys.exit(_flushed(code))
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:   # click's main would turn it into a silent exit 1
+            abandon_stdout()
+            raise _SystemRefused("the output was closed before exops finished writing it") from None
+        except OSError as exc:
+            if ctx.params.get("debug"):
+                raise
+            if exc.filename is not None:
+                raise _SystemRefused(f"{exc.filename}: {exc.strerror or exc}") from None
+            if exc.errno in OUTPUT_FULL:
+                abandon_stdout()
+                raise _SystemRefused(f"cannot write the output: {exc.strerror}") from None
+            raise _SystemRefused(exc.strerror or str(exc)) from None
+
+
+class _SystemRefused(Exception):
+    """The system refused to read or write something (str() is the one line to show)."""
+
+
+def _flushed(code: int) -> int:
+    """Flush stdout now, where a failure can still be reported, not in the interpreter's exit."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        abandon_stdout()
+    except OSError as exc:
+        abandon_stdout()
+        show_error(f"cannot write the output: {exc.strerror or exc}")
+        return UNKNOWN
+    return code
+
+
+_python_shows_warning = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """exops's own warnings (plain LDAP allowed by `insecure: true`) as one line on stderr."""
+    if category.__module__.startswith("exops."):
+        error_console.print(f"[bold yellow]warning:[/] {markup(message, one_line=True)}",
+                            highlight=False, soft_wrap=True)
+    else:
+        _python_shows_warning(message, category, filename, lineno, file, line)
+
+
+@click.group(cls=ExopsGroup, invoke_without_command=True,
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="Inventory file (default: $EXOPS_CONFIG, else ./exops.yaml).")
@@ -122,17 +202,24 @@ def check_command(ctx, bundle, evtx, ldif, only, fmt, output) -> None:
     specs = select_checks(only)
     facts, source = gather_facts(bundle=bundle, evtx=evtx, ldif=ldif,
                                  config_path=ctx.obj.get("config_path"))
-    for reason in facts.unavailable.values():   # also an UNKNOWN finding in the report
-        error_console.print(f"[bold red]cannot read:[/] {escape(reason)}", highlight=False, soft_wrap=True)
+    if facts.unavailable and not any(True for _ in facts):
+        for reason in facts.unavailable.values():   # nothing was read at all: say why, nothing else
+            show_error(reason)
+        sys.exit(UNKNOWN)
+    for reason in facts.unavailable.values():       # some was read: also UNKNOWN findings in the report
+        error_console.print(f"[bold yellow]cannot read:[/] {markup(reason, one_line=True)}", highlight=False,
+                            soft_wrap=True)
     with check_progress(quiet=fmt != "table" and not output) as hook:
         report = run_checks(facts, source, specs, progress=hook)
     if output:
-        Path(output).write_text(render(report, fmt))
-        error_console.print(f"wrote {fmt} report to {output}")
-    elif fmt == "table":
-        print_table(report, console)
+        write_output(output, render(report, fmt))
+        error_console.print(f"wrote {fmt} report to {markup(output, one_line=True)}")
     else:
-        click.echo(render(report, fmt))
+        with delivered():
+            if fmt == "table":
+                print_table(report, console)
+            else:
+                click.echo(render(report, fmt))
     sys.exit(report.worst.exit_code)
 
 
@@ -141,23 +228,26 @@ def check_command(ctx, bundle, evtx, ldif, only, fmt, output) -> None:
               help="Bundle to write: a folder, or a .zip to send to someone.")
 @click.option("--evtx", "evtx", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Also pack this exported event log; repeat for more.")
+@click.option("--force", is_flag=True, help="Replace a previous bundle at OUTPUT (never anything else).")
 @click.pass_context
 @friendly(exit_code=1)
-def collect(ctx, output: str, evtx: tuple[str, ...]) -> None:
+def collect(ctx, output: str, evtx: tuple[str, ...], force: bool) -> None:
     """Collect the live environment into an evidence bundle.
 
     `exops check --bundle` and `exops tui --bundle` read it anywhere, no servers needed. It
-    holds no passwords.
+    holds no passwords. OUTPUT must be new or an empty folder; --force replaces a bundle an
+    earlier collect wrote there, and nothing else.
     """
     from exops.collect import gather_facts
     from exops.facts.directory import DirectoryFacts
-    from exops.sources.bundle import write_bundle
+    from exops.sources.bundle_writer import check_replaceable, write_bundle
+    check_replaceable(Path(output), force)     # before minutes of collecting, not after
     with error_console.status("collecting...") as status:
         facts, source = gather_facts(config_path=ctx.obj.get("config_path"),
-                                     progress=lambda line: status.update(escape(line)))
-    for fact_type, reason in facts.unavailable.items():
-        error_console.print(f"[yellow]not collected:[/] {escape(reason)}", highlight=False)
-    path = write_bundle(output, facts=facts, files={"events": list(evtx)}, source=source)
+                                     progress=lambda line: status.update(markup(line, one_line=True)))
+    for reason in facts.unavailable.values():
+        error_console.print(f"[yellow]not collected:[/] {markup(reason, one_line=True)}", highlight=False)
+    path = write_bundle(output, facts=facts, files={"events": list(evtx)}, source=source, force=force)
     d = facts.get(DirectoryFacts)
     held = (f"{len(d.admin_groups)} administrative groups, {len(d.servers)} servers, "
             f"{d.recipients_scanned} recipients, " if d else "")
@@ -191,7 +281,9 @@ def config_check(ctx) -> None:
     parts = [f"directory {config.directory.url}" if config.directory else None,
              f"{len(config.exchange.servers)} Exchange servers" if config.exchange else None,
              f"{len(config.loadbalancers)} load balancers" if config.loadbalancers else None]
-    click.echo(f"{path}: OK ({', '.join(p for p in parts if p) or 'empty'})")
+    click.echo(printable(f"{path}: OK ({', '.join(p for p in parts if p) or 'empty'})"))
+    for warning in config.warnings:
+        error_console.print(f"[bold yellow]warning:[/] {markup(warning)}", soft_wrap=True)
 
 
 @cli.group("lab")
@@ -215,6 +307,7 @@ def lab_up_command(scenario: str) -> None:
 
 @lab_group.command("status")
 @click.option("--scenario", default="litware", show_default=True)
+@friendly(exit_code=3)
 def lab_status_command(scenario: str) -> None:
     """Say whether the scenario's lab is running and answering."""
     from exops.lab.control import lab_status
@@ -226,6 +319,7 @@ def lab_status_command(scenario: str) -> None:
 
 @lab_group.command("down")
 @click.option("--scenario", default="litware", show_default=True)
+@friendly(exit_code=1)
 def lab_down_command(scenario: str) -> None:
     """Stop the scenario's lab."""
     from exops.lab.control import lab_down
@@ -235,13 +329,14 @@ def lab_down_command(scenario: str) -> None:
 @lab_group.command("bundle")
 @click.option("--scenario", default="litware", show_default=True, help="Scenario name or path.")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
-              help="Folder to write the bundle into (replaced).")
+              help="Folder to write the bundle into: new or empty.")
+@click.option("--force", is_flag=True, help="Replace a previous bundle in OUTPUT (never anything else).")
 @friendly(exit_code=1)
-def lab_bundle(scenario: str, output: str) -> None:
+def lab_bundle(scenario: str, output: str, force: bool) -> None:
     """Write a scenario's offline evidence: an ldifde export, .evtx logs and a bundle."""
     from exops.lab.fixtures import build_bundle
-    path = build_bundle(scenario, Path(output))
-    click.echo(f"wrote bundle {path}")
+    path = build_bundle(scenario, Path(output), force=force)
+    click.echo(printable(f"wrote bundle {path}"))
 
 
 for _command in CHANGE_COMMANDS:

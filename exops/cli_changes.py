@@ -9,17 +9,21 @@ import json
 import sys
 
 import click
-from rich.markup import escape
 
 from exops.cli_edge import friendly
 from exops.console import console, error_console
+from exops.terminal import markup
+
+CHANGE_ID = click.IntRange(1, 2**63 - 1)      # the journal's SQLite INTEGER key
+HISTORY_LIMIT = click.IntRange(1, 1_000_000)
 
 
 def _show_event(event) -> None:
     colour = {"verified": "green", "found": "cyan", "failed": "red", "undone": "yellow",
               "unchanged": "dim", "waiting": "dim"}.get(event.state, "white")
-    console.print(f"  [{colour}]{event.state:>9}[/] step {event.seq}: {escape(event.step.title)}"
-                  + (f"  [dim]({escape(event.message)})[/]" if event.message else ""), highlight=False)
+    console.print(f"  [{colour}]{markup(event.state):>9}[/] step {event.seq}: "
+                  f"{markup(event.step.title, one_line=True)}"
+                  + (f"  [dim]({markup(event.message, one_line=True)})[/]" if event.message else ""))
 
 
 def _confirm(yes: bool, question: str) -> None:
@@ -36,12 +40,11 @@ def _confirm(yes: bool, question: str) -> None:
 def _report_verification(bench, plan) -> None:
     verification = bench.verify(plan)
     for f in verification.remaining:
-        console.print(f"[red]still open:[/] {escape(f.check_id)} {escape(f.target)}: {escape(f.summary)}",
-                      highlight=False)
+        console.print(f"[red]still open:[/] {markup(f'{f.check_id} {f.target}: {f.summary}', one_line=True)}")
     if verification.resolved:
         answered = "; ".join(plan.resolves) or plan.params.get("dn") or "this change"
         console.print(f"[green]verified:[/] collected again; the checks {plan.fix} resolves report "
-                      f"nothing for {escape(answered)} any more", highlight=False)
+                      f"nothing for {markup(answered, one_line=True)} any more")
 
 
 def _apply_and_verify(bench, plan, yes: bool) -> None:
@@ -50,14 +53,19 @@ def _apply_and_verify(bench, plan, yes: bool) -> None:
     console.print(f"change {result.change_id}: {result.status} (undo with: exops undo {result.change_id})")
     if result.found:
         console.print("[cyan]found already in place (another run made it):[/] "
-                      + escape("; ".join(result.found)), highlight=False)
+                      + markup("; ".join(result.found), one_line=True))
     _report_verification(bench, plan)
 
 
 def run_fix(ctx: click.Context, name: str, params: dict, *, bundle: str | None, dry_run: bool,
             yes: bool, plan_out: str | None) -> None:
     from exops.collect import gather_facts, load_live_config
-    from exops.workbench import Workbench, plan_fix
+    from exops.registry import RegistryError
+    from exops.workbench import Workbench, fix_spec, plan_fix
+    try:
+        fix_spec(name).validate(params)       # a bad value is a usage error, before anything is read
+    except RegistryError as exc:
+        raise click.UsageError(str(exc)) from None
     if bundle:
         facts, _ = gather_facts(bundle=bundle)
         plan = plan_fix(name, params, facts)
@@ -69,7 +77,7 @@ def run_fix(ctx: click.Context, name: str, params: dict, *, bundle: str | None, 
         return
     with Workbench.from_config(load_live_config(ctx.find_root().obj.get("config_path"))) as bench:
         with error_console.status("collecting...") as status:
-            facts = bench.facts(progress=lambda line: status.update(escape(line)))
+            facts = bench.facts(progress=lambda line: status.update(markup(line)))
         plan = bench.plan(name, params, facts)
         click.echo(plan.describe())
         if plan_out:
@@ -155,7 +163,7 @@ def apply(ctx, plan_file: str, yes: bool) -> None:
 
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--limit", type=HISTORY_LIMIT, default=50, show_default=True)
 @click.pass_context
 @friendly(exit_code=1)
 def history(ctx, fmt: str, limit: int) -> None:
@@ -175,14 +183,15 @@ def history(ctx, fmt: str, limit: int) -> None:
                                           for s in c.steps]} for c in changes], indent=2))
         return
     if not changes:
-        console.print(f"no changes in {escape(str(journal.path))}", highlight=False)
+        console.print(f"no changes in {markup(str(journal.path))}", highlight=False)
     for c in changes:
-        console.print(f"[bold]{c.id}[/] {c.started} {escape(c.fix)} [{_status_colour(c.status)}]{c.status}[/] "
-                      f"by {escape(c.operator)}  {escape(json.dumps(c.plan.params))}"
-                      + (f"  {escape(c.message)}" if c.status == "unreadable" else ""), highlight=False)
+        console.print(f"[bold]{c.id}[/] {markup(c.started)} {markup(c.fix)} "
+                      f"[{_status_colour(c.status)}]{markup(c.status)}[/] by {markup(c.operator)}  "
+                      f"{markup(json.dumps(c.plan.params))}"
+                      + (f"  {markup(c.message, one_line=True)}" if c.status == "unreadable" else ""))
         for s in c.steps:
-            console.print(f"    {s.seq}. {s.status:<9} {escape(s.step.title)}"
-                          + (f" [{escape(s.step.executor)}]" if s.step.endpoint else ""), highlight=False)
+            console.print(f"    {s.seq}. {markup(s.status):<9} {markup(s.step.title, one_line=True)}"
+                          + (f" [{markup(s.step.executor)}]" if s.step.endpoint else ""))
 
 
 def _status_colour(status: str) -> str:
@@ -191,7 +200,7 @@ def _status_colour(status: str) -> str:
 
 
 @click.command()
-@click.argument("change_id", type=click.IntRange(1, 2**63 - 1))
+@click.argument("change_id", type=CHANGE_ID)
 @click.option("--yes", is_flag=True, help="Undo without asking.")
 @click.pass_context
 @friendly(exit_code=1)
@@ -207,10 +216,10 @@ def undo(ctx, change_id: int, yes: bool) -> None:
     with Workbench.from_config(load_live_config(ctx.find_root().obj.get("config_path"))) as bench:
         change = bench.journal.change(change_id)
         if change is not None:
-            console.print(f"change {change.id}: {escape(change.fix)} {escape(json.dumps(change.plan.params))} "
+            console.print(f"change {change.id}: {markup(change.fix)} {markup(json.dumps(change.plan.params))} "
                           f"({change.status})", highlight=False)
             for s in change.steps:
-                console.print(f"  {s.seq}. {escape(s.step.title)}: back to {escape(json.dumps(s.before))}",
+                console.print(f"  {s.seq}. {markup(s.step.title)}: back to {markup(json.dumps(s.before))}",
                               highlight=False)
         _confirm(yes, f"Undo change {change_id}?")
         undone = bench.undo(change_id, progress=_show_event)

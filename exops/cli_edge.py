@@ -5,10 +5,16 @@ import functools
 import sys
 
 import click
-from rich.markup import escape
 
 from exops.console import error_console
 from exops.errors import ExopsError
+from exops.terminal import markup
+
+
+def show_error(message: object) -> None:
+    """One line on stderr, whatever the message holds (evidence text is made printable)."""
+    error_console.print(f"[bold red]error:[/] {markup(message, one_line=True)}", highlight=False,
+                        soft_wrap=True)
 
 
 def friendly(exit_code: int):
@@ -22,7 +28,7 @@ def friendly(exit_code: int):
             except ExopsError as exc:
                 if click.get_current_context().find_root().params.get("debug"):
                     raise
-                error_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+                show_error(exc)
                 sys.exit(exit_code)
         return run
     return wrap

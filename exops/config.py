@@ -3,13 +3,22 @@
 Every error names the file, the line and the field, and says what was expected. Secrets are
 never in the file: a setting names the environment variable that holds the password
 (`password_env`), and `secret()` reads it, or prompts when a terminal is there.
+
+The file is hostile input like any other: it is read with a size and nesting limit, only YAML's
+own tags, string keys, no duplicate keys, and numbers, ports and URLs within their ranges; a
+value that may be a secret (a password typed where a variable name belongs, credentials in a
+URL) is refused without being repeated.
 """
 from __future__ import annotations
 
+import codecs
+import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -19,6 +28,12 @@ DEFAULT_NAME = "exops.yaml"
 AUTH_METHODS = ("simple", "ntlm", "kerberos")
 WINRM_TRANSPORTS = ("basic", "ntlm", "kerberos", "credssp")
 BALANCER_TYPES = ("haproxy", "kemp", "f5")
+MAX_BYTES = 1 << 20          # an inventory is a few hundred bytes; a megabyte is not one
+MAX_DEPTH = 16               # the deepest real setting is four levels down
+TIMEOUT_RANGE = (0.1, 3600.0)
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+TOP = "(top level)"
+SECRET_KEYS = re.compile(r"pass|pwd|secret|token|credential", re.IGNORECASE)
 
 
 class ConfigError(ExopsError, ValueError):
@@ -74,6 +89,7 @@ class Config:
     exchange: ExchangeSettings | None = None
     loadbalancers: tuple[BalancerSettings, ...] = ()
     journal: str | None = None
+    warnings: tuple[str, ...] = ()     # valid but risky settings, for `config check` to say
 
 
 def find_config(explicit: str | Path | None) -> Path | None:
@@ -88,17 +104,75 @@ def find_config(explicit: str | Path | None) -> Path | None:
 
 def load_config(path: str | Path) -> Config:
     path = Path(path)
+    text = _read_text(path)
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the configuration: {exc.strerror}") from None
-    try:
-        root = yaml.compose(text)
+        _check_depth(path, text)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise ConfigError(f"{path}{_yaml_error(exc, text)}") from None
     return _Reader(path).config(root)
+
+
+def _yaml_error(exc: yaml.YAMLError, text: str) -> str:
+    """`:line: not valid YAML: problem` on one line, for parser and reader errors alike."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text[:exc.position].count("\n") + 1
+        return f":{line}: not valid YAML: character #x{exc.character:04x} is not allowed"
+    mark = getattr(exc, "problem_mark", None)
+    where = f":{mark.line + 1}" if mark else ""
+    return f"{where}: not valid YAML: {' '.join(str(getattr(exc, 'problem', None) or exc).split())}"
+
+
+def _read_text(path: Path) -> str:
+    """The file's text: UTF-8, or UTF-16/32 with a byte order mark (Notepad's 'Unicode')."""
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the configuration: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_BYTES >> 20} MiB; not an exops inventory")
+    boms = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+            (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+    encoding = next((name for bom, name in boms if data.startswith(bom)), "utf-8-sig")
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1 if encoding == "utf-8-sig" else 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 or UTF-16 text ({exc.reason})") from None
+
+
+def _check_depth(path: Path, text: str) -> None:
+    """Refuse deep nesting from the event stream, before the recursive composer sees it."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ConfigError(f"{path}:{event.start_mark.line + 1}: nested deeper than "
+                                  f"{MAX_DEPTH} levels; not an exops inventory")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+
+
+def check_url(url: str, schemes: tuple[str, ...] = ()) -> str | None:
+    """What is wrong with an endpoint URL (of one of `schemes`, any when empty), or None; the
+    message never repeats the URL, which may hold a password."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "not a valid URL (a bracket left open, or a port that is not a number 1-65535)"
+    if schemes and parts.scheme.lower() not in schemes:
+        return f"expected {' or '.join(f'{s}://host' for s in schemes)}"
+    if "@" in parts.netloc:
+        return ("credentials do not belong in the URL (the URL is not shown); give the account as "
+                "user: and its password through password_env")
+    if not parts.hostname:
+        return "names no host"
+    if port == 0:
+        return "port 0 is not a port; use 1-65535"
+    return None
 
 
 def secret(env_name: str | None, what: str) -> str | None:
@@ -127,22 +201,43 @@ class _Reader:
     def mapping(self, node: yaml.Node, field_path: str) -> dict[str, yaml.Node]:
         if not isinstance(node, yaml.MappingNode):
             raise self.fail(node, field_path, "expected a mapping of settings")
-        return {k.value: v for k, v in node.value}
+        out: dict[str, yaml.Node] = {}
+        for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode) or key.tag != "tag:yaml.org,2002:str":
+                raise self.fail(key, field_path, "expected setting names (plain words) as keys")
+            if key.value in out:
+                where = key.value if field_path == TOP else f"{field_path}.{key.value}"
+                raise self.fail(key, where, "given twice; say each setting once")
+            out[key.value] = value
+        return out
 
     def scalar(self, node: yaml.Node, field_path: str, kind: type = str,
                choices: tuple[str, ...] = ()) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             raise self.fail(node, field_path, f"expected a single {kind.__name__} value")
-        value = yaml.safe_load(yaml.serialize(node))
-        if kind is str and value is not None:
-            value = str(value)
-        if kind is float and isinstance(value, int):
-            value = float(value)
-        if not isinstance(value, kind):
-            raise self.fail(node, field_path, f"expected {kind.__name__}, got {node.value!r}")
+        if not node.tag.startswith("tag:yaml.org,2002:"):
+            raise self.fail(node, field_path, f"custom YAML tags such as {_shown(node.tag)} "
+                                              "are not accepted")
+        if kind is str and node.tag != "tag:yaml.org,2002:null":
+            value = node.value      # as written: `name: 2010` or `name: yes` are names
+        else:
+            try:
+                value = yaml.SafeLoader("").construct_object(node, deep=True)
+            except (yaml.YAMLError, ValueError, TypeError, OverflowError):
+                raise self.fail(node, field_path, f"expected {kind.__name__}, got a value YAML "
+                                                  "cannot read") from None
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value) if abs(value) < 1e300 else math.inf
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            raise self.fail(node, field_path, f"expected {kind.__name__}, got {_shown(node.value)}")
         if choices and value not in choices:
-            raise self.fail(node, field_path, f"expected one of {', '.join(choices)}, got {value!r}")
+            raise self.fail(node, field_path,
+                            f"expected one of {', '.join(choices)}, got {_shown(value)}")
         return value
+
+    def check(self, node: yaml.Node, field_path: str, problem: str | None) -> None:
+        if problem:
+            raise self.fail(node, field_path, problem)
 
     def fields(self, node: yaml.Node, field_path: str, schema: dict[str, Any],
                required: tuple[str, ...] = (), nested: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -155,8 +250,8 @@ class _Reader:
         for key, value in items.items():
             if key in nested:
                 continue
-            if key == "password":
-                raise self.fail(value, f"{field_path}.password",
+            if key not in schema and SECRET_KEYS.search(key):
+                raise self.fail(value, f"{field_path}.{key}",
                                 "passwords do not belong in the file; name an environment "
                                 "variable with password_env instead")
             if key not in schema:
@@ -167,6 +262,11 @@ class _Reader:
                 out[key] = self.scalar(value, f"{field_path}.{key}", str, spec)
             else:
                 out[key] = self.scalar(value, f"{field_path}.{key}", spec)
+            if key == "password_env" and out[key] is not None and not ENV_NAME.fullmatch(out[key]):
+                raise self.fail(value, f"{field_path}.password_env",
+                                "expected the NAME of an environment variable (letters, digits, _); "
+                                "this looks like a password itself, so it is not shown: remove it "
+                                "from the file and change that password")
         for key in required:
             if out.get(key) in (None, ""):
                 raise self.fail(node, f"{field_path}.{key}", "required setting is missing")
@@ -175,26 +275,32 @@ class _Reader:
     def config(self, root: yaml.Node | None) -> Config:
         if root is None:
             return Config(path=self.path)
-        sections = self.mapping(root, "(top level)")
+        sections = self.mapping(root, TOP)
         known = ("directory", "exchange", "loadbalancers", "journal")
         for key, node in sections.items():
             if key not in known:
                 raise self.fail(node, key, f"unknown section; expected one of {', '.join(known)}")
+        directory = self.directory(sections["directory"]) if "directory" in sections else None
         return Config(
-            path=self.path,
-            directory=self.directory(sections["directory"]) if "directory" in sections else None,
+            path=self.path, directory=directory,
             exchange=self.exchange(sections["exchange"]) if "exchange" in sections else None,
             loadbalancers=self.balancers(sections.get("loadbalancers")),
-            journal=self.scalar(sections["journal"], "journal") if "journal" in sections else None)
+            journal=self.scalar(sections["journal"], "journal") if "journal" in sections else None,
+            warnings=directory_warnings(directory) if directory else ())
 
     def directory(self, node: yaml.Node) -> DirectorySettings:
         values = self.fields(node, "directory", {
             "url": str, "base_dn": str, "start_tls": bool, "user": str, "password_env": str,
             "auth": AUTH_METHODS, "ca_file": str, "insecure": bool, "timeout": float},
             required=("url",))
+        items = self.mapping(node, "directory")
         url = values["url"]
-        if not url.lower().startswith(("ldap://", "ldaps://")):
-            raise self.fail(node, "directory.url", f"expected ldaps://host or ldap://host, got {url!r}")
+        self.check(items["url"], "directory.url", check_url(url, ("ldaps", "ldap")))
+        if "timeout" in values:
+            low, high = TIMEOUT_RANGE
+            if not low <= values["timeout"] <= high:   # also false for nan
+                raise self.fail(items["timeout"], "directory.timeout",
+                                f"expected seconds from {low:g} to {high:g}")
         plain = url.lower().startswith("ldap://") and not values.get("start_tls")
         if plain and not values.get("insecure"):
             raise self.fail(node, "directory.url",
@@ -216,6 +322,8 @@ class _Reader:
                 where = f"exchange.servers[{i}]"
                 s = self.fields(item, where, {"name": str, "url": str},
                                 required=("name", "url"), nested=("roles",))
+                self.check(self.mapping(item, where)["url"], f"{where}.url",
+                           check_url(s["url"], ("https", "http")))
                 if not s["url"].lower().startswith("https://") and not values.get("insecure"):
                     raise self.fail(item, f"{where}.url",
                                     "WinRM over http:// is refused; use https://...:5986/wsman "
@@ -246,5 +354,25 @@ class _Reader:
                 "password_env": str, "ca_file": str, "insecure": bool}, required=("name", "type"))
             if not values.get("url") and not values.get("socket"):
                 raise self.fail(item, where, "expected url: (KEMP, F5, HAProxy over TCP) or socket: (HAProxy)")
+            if values.get("url"):
+                self.check(self.mapping(item, where)["url"], f"{where}.url",
+                           check_url(values["url"]))
             out.append(BalancerSettings(**values))
         return tuple(out)
+
+
+def directory_warnings(settings: DirectorySettings) -> tuple[str, ...]:
+    """What is allowed but risky (or does not do what it may seem to) in directory settings."""
+    if not settings.insecure:
+        return ()
+    if settings.url.lower().startswith("ldap://") and not settings.start_tls:
+        return (f"directory.insecure: plain LDAP to {settings.url}: the bind password and every "
+                "answer cross the network in clear text",)
+    return ("directory.insecure has no effect here: exops validates every TLS certificate "
+            "(ldaps:// and StartTLS) whatever insecure says; it only permits plain ldap://",)
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    """A value repeated in an error message: quoted, and cut short when long."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 4] + "...'"

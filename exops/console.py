@@ -1,10 +1,14 @@
 """Terminal output for the CLI: progress bars on stderr, results on stdout.
 
-Progress goes to stderr so `--format json` output on stdout stays clean for scripts.
+Progress goes to stderr so `--format json` output on stdout stays clean for scripts. Every piece
+of evidence (paths, DNs, computer names, skip reasons) goes through `exops.terminal`.
 """
 from __future__ import annotations
 
+import errno
 import json
+import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -12,13 +16,61 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from exops.errors import OutputError
 from exops.facts.events import LogScan
 from exops.facts.serde import to_data
+from exops.terminal import markup, printable, text
 
-console = Console(highlight=False)
+
+
+class _Console(Console):
+    """Rich's console, but a closed pipe is left to exops (Rich would exit 1 on the spot, and
+    `exops check | head` must keep the check's exit code)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, "the output was closed")
+
+
+console = _Console(highlight=False)
 if not console.is_terminal:  # files and pipes: wide enough that DNs and summaries stay on one line
-    console = Console(highlight=False, width=160)
-error_console = Console(stderr=True, highlight=False)
+    console = _Console(highlight=False, width=160)
+error_console = _Console(stderr=True, highlight=False)
+
+
+def write_output(path: str, content: str) -> None:
+    """Write a report where the user asked (`-o`); any failure is one OutputError line, and a
+    file left half written (a full disk) is removed rather than passed off as a report."""
+    try:
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(content)
+    except OSError as exc:
+        if os.path.isfile(path):
+            os.unlink(path)
+        raise OutputError(f"cannot write {printable(path, one_line=True)}: "
+                          f"{exc.strerror or exc}") from None
+
+
+def abandon_stdout() -> None:
+    """Point stdout at /dev/null once its reader has gone (a closed pipe) or its disk is full,
+    so that the interpreter's last flush cannot raise again on the way out."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):   # a stdout without a file (tests, embedding)
+        pass
+
+
+@contextmanager
+def delivered() -> Iterator[None]:
+    """Print results; a reader that stops early (`exops check | head`) is not an error, so the
+    caller's exit code stands. Other write failures are left to the CLI's edge."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        abandon_stdout()
 
 
 class ScanProgress:
@@ -29,7 +81,7 @@ class ScanProgress:
         """A `progress(done_bytes, total_bytes)` callback with its own bar for `path`."""
         if self._progress is None:
             return None
-        task = self._progress.add_task(f"reading {path}", total=None)
+        task = self._progress.add_task(f"reading {markup(path, one_line=True)}", total=None)
 
         def update(done: int, total: int) -> None:
             self._progress.update(task, completed=done, total=total)
@@ -58,7 +110,7 @@ def check_progress(quiet: bool = False) -> Iterator[Callable | None]:
 
         def hook(event) -> None:
             progress.update(task, completed=event.done, total=event.total,
-                            description=f"{event.check.id} {event.state}")
+                            description=markup(f"{event.check.id} {event.state}", one_line=True))
         yield hook
 
 
@@ -72,18 +124,19 @@ def scans_json(scans: list[LogScan]) -> str:
 
 def print_scans(scans: list[LogScan]) -> None:
     for scan in scans:
-        console.print(f"[bold]{scan.path}[/]  {scan.records_read} records read, "
-                      f"{scan.records_skipped} skipped  [dim]({scan.backend})[/]")
+        console.print(f"[bold]{markup(scan.path, one_line=True)}[/]  {scan.records_read} records "
+                      f"read, {scan.records_skipped} skipped  [dim]({scan.backend})[/]")
         for reason, count in sorted(scan.skipped.items()):
-            console.print(f"  [yellow]skipped {count}:[/] {reason}")
+            console.print(f"  [yellow]skipped {count}:[/] {markup(reason, one_line=True)}")
         for note in scan.notes:
-            console.print(f"  [dim]note:[/] {note}")
+            console.print(f"  [dim]note:[/] {markup(note, one_line=True)}")
         if not scan.groups:
             console.print("  no free/busy events (14031, 8207, 3047)")
             continue
         table = Table("event", "provider", "DN", "server", "count", "first seen", "last seen", "error")
         for g in sorted(scan.groups, key=lambda g: (g.first_seen, g.event_id)):
-            table.add_row(str(g.event_id), g.provider, g.dn or "-", g.computer, str(g.count),
-                          g.first_seen.isoformat(timespec="seconds"), g.last_seen.isoformat(timespec="seconds"),
-                          ", ".join(g.error_codes) or "-")
+            cells = (g.event_id, g.provider, g.dn or "-", g.computer, g.count,
+                     g.first_seen.isoformat(timespec="seconds"), g.last_seen.isoformat(timespec="seconds"),
+                     ", ".join(g.error_codes) or "-")
+            table.add_row(*(text(cell, one_line=True) for cell in cells))
         console.print(table)

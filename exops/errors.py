@@ -13,3 +13,7 @@ class ExopsError(Exception):
 
 class Cancelled(ExopsError):
     """The user stopped a long read (a scan, a directory search) before it finished."""
+
+
+class OutputError(ExopsError):
+    """exops could not write a report, plan or bundle where it was asked to."""

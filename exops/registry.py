@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 import inspect
 from dataclasses import dataclass
+from typing import Any
 from importlib.metadata import entry_points
 
 from exops.model import Finding
@@ -43,6 +44,7 @@ class Param:
     help: str
     type: type = str               # str, bool or int
     required: bool = False
+    check: Callable[[Any], str | None] | None = None   # what is wrong with a value, or None
 
     @property
     def option(self) -> str:
@@ -80,6 +82,9 @@ class FixSpec:
             if not isinstance(value, param.type) or param.type is int and isinstance(value, bool):
                 raise RegistryError(f"fix {self.name}: {param.option} must be {param.type.__name__}, "
                                     f"not {type(value).__name__}")
+            problem = param.check(value) if param.check else None
+            if problem:
+                raise RegistryError(f"fix {self.name}: {param.option}: {problem}")
             clean[param.name] = value
         return clean
 

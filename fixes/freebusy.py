@@ -24,6 +24,7 @@ from exops.registry import Param, fix
 from exops.sources.directory import DirectorySource
 
 ABSENT = {"exists": False, "attributes": {}}
+MAX_FILTER, MAX_FILTER_DEPTH = 4096, 32
 
 
 class FixRefused(PlanError):
@@ -189,12 +190,46 @@ def _base_of(directory: DirectoryFacts) -> str:
     raise FixRefused("cannot tell the domain's base DN from the directory facts")
 
 
+def filter_problem(users: str) -> str | None:
+    """What is wrong with the admin's --users filter: it must be one parenthesised expression
+    that parses, bounded before ldap3's parser, which recurses once per parenthesis."""
+    if len(users) > MAX_FILTER or _depth(users) > MAX_FILTER_DEPTH:
+        return f"longer than {MAX_FILTER} characters or nested deeper than {MAX_FILTER_DEPTH} parentheses"
+    if not _one_expression(users):
+        return f"{users!r} must be one parenthesised LDAP filter, e.g. '(department=Sales)'"
+    try:
+        parse_filter(users, None, auto_escape=False, auto_encode=False, validator=None, check_names=False)
+    except (LDAPInvalidFilterError, IndexError, ValueError):
+        return f"{users!r} is not a valid LDAP filter, e.g. '(department=Sales)'"
+    return None
+
+
+def _depth(text: str) -> int:
+    """How deep the parentheses nest: bounded before ldap3's parser, which recurses once per level."""
+    depth = deepest = 0
+    for char in text:
+        depth += (char == "(") - (char == ")")
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _one_expression(text: str) -> bool:
+    """True when the text is a single balanced `( ... )`: no way to close ours and open another."""
+    depth = 0
+    for i, char in enumerate(text):
+        depth += (char == "(") - (char == ")")
+        if depth == 0 and i != len(text) - 1 or depth < 0:
+            return False
+    return text.startswith("(") and depth == 0
+
+
 @fix("freebusy-rewrite", title="Move users' legacyExchangeDN under an existing administrative group",
      resolves=("FB-ORPHAN-DN", "FB-ORPHAN-OTHER"), suggest=_suggest_rewrite,
      needs=(DirectoryFacts,), live=True, params=(
          Param("dn", "The orphaned /o=<Org>/ou=<AG> the users carry.", required=True),
          Param("to_ag", "Name or legacyExchangeDN of the existing AG to move them under.", required=True),
-         Param("users", "Narrow to recipients matching this LDAP filter, e.g. '(department=Sales)'.")))
+         Param("users", "Narrow to recipients matching this LDAP filter, e.g. '(department=Sales)'.",
+               check=filter_problem)))
 def plan_rewrite(facts: Facts, live=(), *, dn: str, to_ag: str, users: str | None = None) -> Plan:
     """Move recipients' legacyExchangeDN under an existing AG.
 
@@ -242,25 +277,8 @@ def plan_rewrite(facts: Facts, live=(), *, dn: str, to_ag: str, users: str | Non
 def _recipients(source, prefix: str, users: str | None):
     """(dn, legacyExchangeDN, proxyAddresses) under the prefix; `users` narrows with the admin's
     own LDAP filter, which must parse: it is ANDed, never spliced into the prefix match."""
-    if users:
-        if not _one_expression(users):
-            raise FixRefused(f"--users {users!r} must be one parenthesised LDAP filter, e.g. '(department=Sales)'")
-        try:
-            parse_filter(users, None, auto_escape=False, auto_encode=False, validator=None, check_names=False)
-        except (LDAPInvalidFilterError, IndexError, ValueError):
-            raise FixRefused(f"--users {users!r} is not a valid LDAP filter, e.g. '(department=Sales)'") from None
     for entry in source.recipients_with_prefix(prefix, ("legacyExchangeDN", "proxyAddresses"),
                                                narrow=users or ""):
         legacy = entry.first("legacyExchangeDN")
         if legacy and fold(legacy).startswith(fold(prefix) + "/"):
             yield entry.dn, legacy, [str(p) for p in entry.attrs.get("proxyaddresses", [])]
-
-
-def _one_expression(text: str) -> bool:
-    """True when the text is a single balanced `( ... )`: no way to close ours and open another."""
-    depth = 0
-    for i, char in enumerate(text):
-        depth += (char == "(") - (char == ")")
-        if depth == 0 and i != len(text) - 1 or depth < 0:
-            return False
-    return text.startswith("(") and depth == 0

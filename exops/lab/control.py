@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from exops.lab.samba import CA_DIR, DCInfo, fresh_copy, golden_dc, pid_alive, stop_detached
-from exops.lab.scenario import Scenario, load_scenario
+from exops.lab.scenario import Scenario, load_scenario, path_safe_name
 
 CONFIG_NAME = "exops.lab.yaml"
 PASSWORD_ENV = "EXOPS_LAB_PASSWORD"
@@ -32,10 +32,16 @@ def lab_home() -> Path:
     return Path(os.environ.get("EXOPS_LAB_HOME", Path.home() / ".local" / "state" / "exops" / "lab"))
 
 
+def lab_dir(scenario_name: str) -> Path:
+    """The running copy's folder; the name is checked so that nothing outside the lab home is
+    ever started, replaced or stopped."""
+    return lab_home() / path_safe_name(scenario_name, "scenario name") / "dc"
+
+
 def lab_up(scenario_name: str, config_dir: Path) -> tuple[LabStatus, Path]:
     """Start the scenario's lab DC (re-using a running one) and write its exops.lab.yaml."""
     scenario = load_scenario(scenario_name)
-    target = lab_home() / scenario.name / "dc"
+    target = lab_dir(scenario.name)
     current = lab_status(scenario.name)
     if not current.running:
         if target.exists():
@@ -57,7 +63,7 @@ def write_lab_config(scenario: Scenario, info: DCInfo, target: Path, config_dir:
 
 
 def lab_status(scenario_name: str) -> LabStatus:
-    target = lab_home() / scenario_name / "dc"
+    target = lab_dir(scenario_name)
     if not (target / "exops-lab.json").is_file():
         return LabStatus(scenario_name, target, False, False, None)
     info = DCInfo.load(target)
@@ -66,7 +72,7 @@ def lab_status(scenario_name: str) -> LabStatus:
 
 
 def lab_down(scenario_name: str) -> bool:
-    target = lab_home() / scenario_name / "dc"
+    target = lab_dir(scenario_name)
     return (target / "exops-lab.json").is_file() and stop_detached(target)
 
 

@@ -51,6 +51,7 @@ DC_HOST = "DC1"
 META = "exops-lab.json"
 CA_DIR = "lab-ca"
 ADDRESSES = range(10, 251)                  # 127.0.0.10 .. 127.0.0.250
+STALE_GOLDEN_SECONDS = 24 * 3600
 _CACHE_FORMAT = "1"                         # bump when the layout of a golden directory changes
 
 
@@ -460,8 +461,10 @@ def _samba_version() -> str:
 def golden_dc(scenario: Scenario, build: Builder | None = None) -> Path:
     """The golden directory of `scenario`, built (provision, schema, seed) on first use.
 
-    Concurrent callers (pytest-xdist workers) wait on a lock instead of building twice; older
-    golden directories of the same scenario are removed once the new one is in place.
+    Concurrent callers (pytest-xdist workers) wait on a lock instead of building twice. Golden
+    directories of the same scenario that nobody has used for a day are removed once the new one
+    is in place; a younger one may belong to another checkout (another branch, another key) that
+    is copying it right now.
     """
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
@@ -470,6 +473,7 @@ def golden_dc(scenario: Scenario, build: Builder | None = None) -> Path:
     with open(root / f"{scenario.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (golden / META).is_file():
+            os.utime(golden)          # in use: not one to clean up
             return golden
         building = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
         try:
@@ -478,8 +482,10 @@ def golden_dc(scenario: Scenario, build: Builder | None = None) -> Path:
         except BaseException:
             shutil.rmtree(building, ignore_errors=True)
             raise
+        unused_since = time.time() - STALE_GOLDEN_SECONDS
         for old in root.glob(f"{scenario.name}-*"):
-            if old != golden and old.is_dir() and (old / META).is_file():
+            if old != golden and old.is_dir() and (old / META).is_file() \
+                    and old.stat().st_mtime < unused_since:
                 shutil.rmtree(old, ignore_errors=True)
     return golden
 

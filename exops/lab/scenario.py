@@ -25,6 +25,7 @@ default is the healthy state:
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -38,10 +39,23 @@ from exops.lab.evtx_writer import EventSpec
 from exops.errors import ExopsError
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
+# Scenario and server names become folder, file and glob names (the lab home, the golden cache,
+# log files): no separators, no `..`, no wildcards.
+PATH_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+CHANNEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.%/-]{0,127}")
 
 
 class ScenarioError(ExopsError, ValueError):
     """A scenario file that does not describe an organisation exops can build."""
+
+
+def path_safe_name(value: object, what: str, where: object = "scenario") -> str:
+    """`value` when it can name a folder or file on its own, else a ScenarioError."""
+    if not isinstance(value, str) or not PATH_SAFE.fullmatch(value):
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:36] + "...'"
+        raise ScenarioError(f"{where}: {what} {shown} must be 1-64 letters, digits, - or _ "
+                            "(it names folders and files)")
+    return value
 
 
 @dataclass(frozen=True)
@@ -165,7 +179,7 @@ def _build(raw: dict[str, Any], path: Path) -> Scenario:
         if admin_group_prefix(ag["legacy_dn"]) is None:
             raise ScenarioError(f"{path}: admin group {ag['name']!r}: legacy_dn must be /o=.../ou=...")
         servers = tuple(
-            Server(name=s["name"], fqdn=s["fqdn"], admin_group=ag["name"],
+            Server(name=path_safe_name(s["name"], "server name", path), fqdn=s["fqdn"], admin_group=ag["name"],
                    version=str(s.get("version", "14.3")), roles=tuple(s.get("roles", ())),
                    storage_group=s.get("storage_group"),
                    mailbox_databases=tuple(s.get("mailbox_databases", ())),
@@ -179,8 +193,12 @@ def _build(raw: dict[str, Any], path: Path) -> Scenario:
         if ags[-1].site_folder_server_deleted and not ags[-1].site_folder_server:
             raise ScenarioError(f"{path}: admin group {ag['name']!r}: site_folder_server_deleted "
                                 "needs a site_folder_server")
+    for log in raw.get("events", {}).get("logs", ()):
+        channel = log.get("channel", "Application")
+        if not isinstance(channel, str) or not CHANNEL.fullmatch(channel) or ".." in channel:
+            raise ScenarioError(f"{path}: event log channel {channel!r} is not a channel name")
     return Scenario(
-        name=raw["name"], description=raw.get("description", ""),
+        name=path_safe_name(raw["name"], "name", path), description=raw.get("description", ""),
         realm=raw["domain"]["realm"], netbios=raw["domain"]["netbios"],
         base_dn=raw["domain"]["base_dn"], org=raw["organization"]["name"],
         org_legacy_dn=raw["organization"]["legacy_dn"], site=raw.get("site", "Default-First-Site-Name"),

@@ -1,17 +1,18 @@
 """HTML: one self-contained file to mail to a customer or attach to a change record.
 
 Nothing is fetched from the network (no external CSS, scripts or fonts), every piece of text
-goes through `html.escape`, and the charts are inline SVG so the file opens and prints anywhere.
+goes through `escape` (control characters made visible, then `html.escape`), and the charts are inline SVG so the file opens and prints anywhere.
 """
 from __future__ import annotations
 
+import html
 from datetime import date, timedelta
-from html import escape
 
 import exops
 from exops.facts.events import EventGroup
 from exops.model import Evidence, Finding, Report, Severity
 from exops.reports.layout import EVENT_COLUMNS, event_row, ordered, shown
+from exops.terminal import printable
 
 COLOURS = {"critical": "#c62828", "warning": "#d97706", "unknown": "#6b7280",
            "info": "#1d64c0", "ok": "#2e7d32"}
@@ -46,6 +47,11 @@ details,.card,tr{break-inside:avoid}
 # Closed <details> do not print; open them all when the reader prints.
 PRINT_SCRIPT = ("window.addEventListener('beforeprint',function(){"
                 "document.querySelectorAll('details').forEach(function(d){d.open=true})})")
+
+
+def escape(value: object) -> str:
+    """Evidence as HTML text: control characters shown as escapes, markup characters escaped."""
+    return html.escape(printable(value))
 
 
 class Html(str):

@@ -13,6 +13,7 @@ from exops.facts.events import EventFacts
 from exops.facts.serde import to_data
 from exops.model import Report
 from exops.reports.layout import ordered
+from exops.terminal import json_safe
 
 SCHEMA_VERSION = 1
 
@@ -51,7 +52,7 @@ def _event_sections(events: EventFacts | None) -> dict[str, list]:
 
 def render(report: Report) -> str:
     # Evidence data is free-form: a value JSON has no type for is written as its text.
-    return json.dumps(to_document(report), indent=2, ensure_ascii=False, default=str) + "\n"
+    return json_safe(json.dumps(to_document(report), indent=2, ensure_ascii=False, default=str)) + "\n"
 
 
 def load(text: str) -> dict[str, Any]:

@@ -10,14 +10,16 @@ import xml.etree.ElementTree as ET
 
 from exops.model import CheckRun, Finding, Report, Severity
 from exops.reports.layout import ordered
+from exops.terminal import printable
 
-_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_NOT_XML = re.compile(r"[\ufffe\uffff]")    # the rest printable() has made visible
 _FAILING = (Severity.CRITICAL, Severity.UNKNOWN, Severity.WARNING)
 
 
 def _clean(text: str) -> str:
-    """Event text can hold control characters that XML 1.0 cannot carry at all."""
-    return _NOT_XML.sub("", text)
+    """Event text can hold control characters (and lone surrogates) that XML 1.0 cannot carry,
+    or that would reach a terminal from a CI log; they are shown as escapes."""
+    return _NOT_XML.sub("", printable(text))
 
 
 def _runs(report: Report) -> list[CheckRun]:

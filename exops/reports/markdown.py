@@ -5,17 +5,20 @@ import re
 
 from exops.model import Evidence, Finding, Report
 from exops.reports.layout import EVENT_COLUMNS, count_line, event_row, ordered, shown
+from exops.terminal import printable
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
 
 
 def text(value: object) -> str:
-    """Literal text: markdown punctuation (and pipes, which end table cells) escaped."""
-    return _SPECIAL.sub(r"\\\1", shown(value)).replace("\r", "").replace("\n", "<br>")
+    """Literal text: control characters made visible, markdown punctuation (and pipes, which end
+    table cells) escaped."""
+    return _SPECIAL.sub(r"\\\1", printable(shown(value))).replace("\n", "<br>")
 
 
 def code(value: str) -> str:
-    """An inline code span that survives backticks inside the value."""
+    """An inline code span that survives backticks and line breaks inside the value."""
+    value = printable(value, one_line=True)
     fence = "`" * (max((len(run) for run in re.findall(r"`+", value)), default=0) + 1)
     pad = " " if value.startswith("`") or value.endswith("`") else ""
     return f"{fence}{pad}{value}{pad}{fence}"
@@ -37,7 +40,7 @@ def _evidence(evidence: tuple[Evidence, ...]) -> list[str]:
             lines += table(("Attribute", "Value"),
                            list((ev.data.get("attributes") or {}).items())) + [""]
         elif ev.kind == "text":
-            body = shown(ev.data.get("text")).rstrip()
+            body = printable(shown(ev.data.get("text"))).rstrip()
             fence = "~" * max(3, max((len(r) + 1 for r in re.findall(r"~+", body)), default=0))
             lines += [text(ev.title), "", fence, body, fence, ""]
         elif ev.kind != "event":

@@ -9,6 +9,7 @@ from rich.text import Text
 
 from exops.model import Report, Severity
 from exops.reports.layout import count_line, evidence_line, ordered
+from exops.terminal import printable, text
 
 STYLES = {Severity.CRITICAL: "bold red", Severity.WARNING: "yellow", Severity.INFO: "blue",
           Severity.OK: "green", Severity.UNKNOWN: "dim"}
@@ -26,7 +27,7 @@ def _summary(report: Report) -> Text:
                for status in ("ran", "skipped", "error")}
         line.append(f" · {len(report.checks)} checks ({ran['ran']} ran, {ran['skipped']} "
                     f"skipped, {ran['error']} error)")
-    line.append(f" · {report.source}")
+    line.append(f" · {printable(report.source, one_line=True)}")
     return line
 
 
@@ -34,8 +35,8 @@ def _table(report: Report) -> Table:
     table = Table("Severity", "ID", "Target", "Summary", header_style="bold")
     for f in ordered(report.findings):
         style = STYLES[f.severity]
-        table.add_row(Text(f.severity.value, style), Text(f.check_id, style), Text(f.target),
-                      Text(f.summary))
+        table.add_row(Text(f.severity.value, style), text(f.check_id, style, one_line=True),
+                      text(f.target, one_line=True), text(f.summary, one_line=True))
     return table
 
 
@@ -45,18 +46,19 @@ def print_table(report: Report, console: Console) -> None:
         console.print(_table(report))
     for run in report.checks:
         if run.status != "ran":
-            console.print(Text(f"{run.id} {run.status}: {run.reason}", "dim"))
+            console.print(text(f"{run.id} {run.status}: {run.reason}", "dim", one_line=True))
     for f in ordered(report.findings):
         if f.severity not in (Severity.CRITICAL, Severity.WARNING):
             continue
         console.print()
-        console.print(Text.assemble((f"{f.check_id} ", STYLES[f.severity]), (f.target, "bold")))
+        console.print(Text.assemble((f"{printable(f.check_id, one_line=True)} ", STYLES[f.severity]),
+                                    (printable(f.target, one_line=True), "bold")))
         for ev in f.evidence[:TOP_EVIDENCE]:
-            console.print(Text(f"  {evidence_line(ev)}"))
+            console.print(text(f"  {evidence_line(ev)}", one_line=True))
         if len(f.evidence) > TOP_EVIDENCE:
             console.print(Text(f"  … {len(f.evidence) - TOP_EVIDENCE} more", "dim"))
         for fix in f.fixes:
-            console.print(Text.assemble(("  fix: ", "bold"), fix))
+            console.print(Text.assemble(("  fix: ", "bold"), printable(fix, one_line=True)))
 
 
 def render(report: Report) -> str:

@@ -1,10 +1,11 @@
 """The live directory: Active Directory (or the lab's Samba AD) over LDAP with ldap3.
 
-Transport is LDAPS, or LDAP upgraded with StartTLS, and the server's certificate is validated
-against `settings.ca_file` (else the system's trust store) with its host name checked. Plain LDAP
-is used only when the settings say `insecure: true`; with LDAPS, `insecure` also turns
-certificate validation off. Binds: simple (UPN, DOMAIN\\user or DN), NTLM, or Kerberos (SASL
-GSSAPI, needs the `gssapi` package and a ticket).
+Transport is LDAPS, or LDAP upgraded with StartTLS, and the server's certificate is always
+validated against `settings.ca_file` (else the system's trust store) with its host name checked,
+whatever `insecure` says: a man in the middle with any other certificate would receive the bind
+password. `insecure: true` only permits a plain `ldap://` transport, and every such connection
+raises an `InsecureTransport` warning (the CLI prints it on stderr). Binds: simple (UPN,
+DOMAIN\\user or DN), NTLM, or Kerberos (SASL GSSAPI, needs the `gssapi` package and a ticket).
 
 Searches are paged (1,000 entries a page by default) and streamed: `collect()` folds recipients
 into DirectoryFacts as pages arrive, so memory stays flat in the number of users, and it checks
@@ -21,6 +22,7 @@ import socket
 import ssl
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,6 +64,10 @@ class DirectoryTLSError(DirectoryError):
 
 class DirectoryInsecure(DirectoryError):
     """Plain LDAP was asked for without `insecure: true`."""
+
+
+class InsecureTransport(UserWarning):
+    """A plain LDAP connection was opened because the settings say `insecure: true`."""
 
 
 class DirectoryTimeout(DirectoryError):
@@ -150,11 +156,18 @@ class DirectorySource:
             return
         if self.scheme not in ("ldap", "ldaps"):
             raise DirectoryError(f"{self.settings.url}: expected ldaps://host or ldap://host")
+        if "@" in urlsplit(self.settings.url).netloc:
+            raise DirectoryError("the directory URL carries credentials; give the user as `user:` "
+                                 "and the password through password_env (the URL is not shown)")
         plain = self.scheme == "ldap" and not self.settings.start_tls
         if plain and not self.settings.insecure:
             raise DirectoryInsecure(
                 f"{self.settings.url}: plain LDAP sends the password in clear text; use ldaps://, "
                 "start_tls: true, or set insecure: true to allow it")
+        if plain:
+            warnings.warn(InsecureTransport(
+                f"{self.settings.url}: plain LDAP without TLS (insecure: true): the bind "
+                "password and every answer cross the network in clear text"), stacklevel=2)
         conn = self._new_connection()
         try:
             with self.directory_errors():
@@ -202,9 +215,8 @@ class DirectorySource:
         s = self.settings
         if self.scheme == "ldap" and not s.start_tls:
             return None
-        validate = ssl.CERT_NONE if s.insecure else ssl.CERT_REQUIRED
-        try:
-            return Tls(validate=validate, ca_certs_file=s.ca_file if not s.insecure else None)
+        try:  # never CERT_NONE: `insecure` permits plain LDAP, not unvalidated TLS
+            return Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=s.ca_file)
         except lx.LDAPSSLConfigurationError:
             raise DirectoryTLSError(f"the CA file {s.ca_file} does not exist or cannot be read") from None
 

@@ -28,16 +28,16 @@ def read_member(kind: FactKind, path: Path, *, cancel: threading.Event | None = 
     suffix = path.suffix.lower()
     if suffix == ".json":
         try:
-            return kind.from_data(json.loads(path.read_text(encoding="utf-8")))
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-            raise EvidenceError(f"{path.name}: not valid JSON ({str(exc)[:120]})") from None
-        except ValueError as exc:
-            raise EvidenceError(f"{path.name}: {exc}") from None
+            return kind.from_data(json.loads(path.read_bytes()))
+        except RecursionError:
+            raise EvidenceError("nested too deeply to be an exops file") from None
+        except ValueError as exc:   # bad JSON, bad UTF-8, absurd integers, or a field of the wrong type
+            raise EvidenceError(f"not valid {kind.name} facts ({' '.join(str(exc).split())[:120]})") from None
     if kind.name == "directory" and suffix in (".ldf", ".ldif"):
         return read_ldif_facts(path)
     if kind.name == "events":
         return EventFacts(scans=(scan_log(path, cancel=cancel),))
-    raise EvidenceError(f"{path.name}: exops does not read {kind.name} facts from {suffix or 'this'} files")
+    raise EvidenceError(f"exops does not read {kind.name} facts from {suffix or 'such'} files")
 
 
 class EvidenceFile:

@@ -2,7 +2,10 @@
 
 RFC 2849 content records: folded lines (a continuation starts with one space), `attr:: base64`
 values, comments, `version: 1`. `ldifde` writes CRLF line ends and a `changetype: add` line in
-every record, and with `-u` writes UTF-16; all of that is accepted. Entries stream one at a time.
+every record, and with `-u` writes UTF-16; all of that is accepted. Entries stream one at a time;
+folded lines are joined in linear time and a logical line is bounded (MAX_LINE), so a crafted
+file costs time and memory in proportion to its size, never more. A file with no entry at all
+is an error: reading nothing must never pass for a healthy directory.
 """
 from __future__ import annotations
 
@@ -17,6 +20,9 @@ from exops.sources.entries import DirectoryFactsBuilder
 from exops.errors import ExopsError
 
 
+MAX_LINE = 16 << 20    # characters in one logical line; a jpegPhoto in base64 is under 1 MiB
+
+
 class LdifError(ExopsError, ValueError):
     """An LDIF file exops cannot read; names the file and line."""
 
@@ -26,8 +32,13 @@ LdifRecord = tuple[str, dict[str, list[str]]]   # (dn, attributes) as the export
 
 def read_ldif_facts(path: str | Path) -> DirectoryFacts:
     builder = DirectoryFactsBuilder(source=f"ldif:{Path(path).name}")
+    entries = 0
     for dn, attrs in read_ldif(path):
         builder.add(dn, attrs)
+        entries += 1
+    if not entries:
+        raise LdifError(f"{path}: no entries (empty, or only comments and a version line); "
+                        "nothing could be checked")
     return builder.facts()
 
 
@@ -66,21 +77,30 @@ def _open_text(path: Path):
 
 
 def _unfold(stream, path: Path) -> Iterator[tuple[int, str]]:
-    """Logical lines with the number of the physical line where each starts."""
-    pending: tuple[int, str] | None = None
+    """Logical lines with the number of the physical line where each starts.
+
+    Continuations are collected in a list and joined once (joining as they come is quadratic:
+    40,000 continuation lines took 37 s).
+    """
+    start, parts, size, number = 0, [], 0, 0
     try:
-        for number, raw in enumerate(stream, start=1):
+        while raw := stream.readline(MAX_LINE + 1):
+            number += 1
             line = raw.rstrip("\r\n")
-            if line.startswith(" ") and pending is not None:
-                pending = (pending[0], pending[1] + line[1:])
-                continue
-            if pending is not None:
-                yield pending
-            pending = (number, line)
+            if line.startswith(" ") and parts:
+                parts.append(line[1:])
+                size += len(line) - 1
+            else:
+                if parts:
+                    yield start, "".join(parts)
+                start, parts, size = number, [line], len(line)
+            if size > MAX_LINE:
+                raise LdifError(f"{path}:{start}: a line (with its continuations) longer than "
+                                f"{MAX_LINE >> 20} MiB characters; not an ldifde export")
     except UnicodeDecodeError as exc:
         raise LdifError(f"{path}: not UTF-8 or UTF-16 text ({exc.reason} at byte {exc.start})") from None
-    if pending is not None:
-        yield pending
+    if parts:
+        yield start, "".join(parts)
 
 
 def _entry(record: list[tuple[int, str]], path: Path) -> LdifRecord | None:

@@ -10,8 +10,8 @@ import pytest
 from exops.dn import fold
 from exops.lab.samba import issue_ca
 from exops.sources.directory import (DirectoryAuthFailed, DirectoryCancelled, DirectoryInsecure,
-                                     DirectorySource, DirectoryTimeout, DirectoryTLSError,
-                                     DirectoryUnreachable)
+                                     DirectoryError, DirectorySource, DirectoryTimeout,
+                                     DirectoryTLSError, DirectoryUnreachable, InsecureTransport)
 
 pytestmark = pytest.mark.samba
 
@@ -97,6 +97,21 @@ def test_wrong_ca_file_is_a_tls_error_naming_ca_and_certificate(litware_dc, dc_s
                 ca_file=str(other_ca)).connect()
 
 
+def test_insecure_never_turns_certificate_validation_off(litware_dc, dc_settings, tmp_path):
+    other_ca = issue_ca(tmp_path / "other-ca", "a man in the middle")
+    for transport in ({}, {"url": litware_dc.url_ldap, "start_tls": True}):
+        with pytest.raises(DirectoryTLSError, match="untrusted certificate"):
+            _source(dc_settings, litware_dc, ca_file=str(other_ca), insecure=True,
+                    **transport).connect()
+
+
+def test_credentials_in_the_url_are_refused_without_showing_them(litware_dc, dc_settings):
+    url = litware_dc.url_ldaps.replace("ldaps://", "ldaps://admin:Sup3rSecret@")
+    with pytest.raises(DirectoryError) as caught:
+        _source(dc_settings, litware_dc, url=url).connect()
+    assert "credentials" in str(caught.value) and "Sup3rSecret" not in str(caught.value)
+
+
 def test_missing_ca_file_is_a_tls_error(litware_dc, dc_settings, tmp_path):
     with pytest.raises(DirectoryTLSError, match="does not exist"):
         _source(dc_settings, litware_dc, ca_file=str(tmp_path / "none.pem")).connect()
@@ -105,7 +120,8 @@ def test_missing_ca_file_is_a_tls_error(litware_dc, dc_settings, tmp_path):
 def test_plain_ldap_only_when_settings_say_insecure(litware_dc, dc_settings):
     with pytest.raises(DirectoryInsecure):
         _source(dc_settings, litware_dc, url=litware_dc.url_ldap).connect()
-    with _source(dc_settings, litware_dc, url=litware_dc.url_ldap, insecure=True) as source:
+    with pytest.warns(InsecureTransport, match="clear text"), \
+            _source(dc_settings, litware_dc, url=litware_dc.url_ldap, insecure=True) as source:
         assert not source.connection.tls_started
         assert source.collect().recipients_scanned == 555
 

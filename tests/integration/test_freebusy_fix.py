@@ -65,7 +65,7 @@ def test_fix_check_undo_round_trip(lab):
     dry = exops(env, "fix", "freebusy", "--dn", ORPHAN, "--dry-run", check=0)
     assert "changetype: add" in dry.stdout and read_ag(dc) is None
 
-    refused = exops(env, "fix", "freebusy", "--dn", ORPHAN, check=2)
+    refused = exops(env, "fix", "freebusy", "--dn", ORPHAN, check=3)   # a usage error: UNKNOWN
     assert "--yes" in refused.stderr and read_ag(dc) is None
 
     applied = exops(env, "fix", "freebusy", "--dn", ORPHAN, "--yes", check=0)
@@ -91,7 +91,7 @@ def test_bad_input_changes_nothing_and_says_why(lab):
     assert "expected /o=<Organization>/ou=<Administrative Group>" in bad_dn.stderr
     assert "Traceback" not in bad_dn.stderr
     injection = exops(env, "fix", "freebusy-rewrite", "--dn", ORPHAN, "--to-ag", "Amsterdam",
-                      "--users", "*)(objectClass=*", "--yes", check=1)
+                      "--users", "*)(objectClass=*", "--yes", check=3)   # a usage error: UNKNOWN
     assert "not a valid LDAP filter" in injection.stderr or "one parenthesised" in injection.stderr
     nobody = exops(env, "fix", "freebusy-rewrite", "--dn", "/o=EUROPE/ou=Nobody*)(cn=*", "--to-ag",
                    "Amsterdam", "--yes", check=1)

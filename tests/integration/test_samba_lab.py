@@ -14,7 +14,8 @@ from ldap3 import BASE, MODIFY_REPLACE, SUBTREE
 
 from exops.dn import admin_group_dn, is_deleted_reference
 from exops.lab.exchange_schema import extend_schema
-from exops.lab.samba import DCInfo, admin_connection, golden_dc, golden_key
+from exops.lab.lab_ldap import admin_connection
+from exops.lab.samba import DCInfo, golden_dc, golden_key
 from exops.lab.scenario import load_scenario
 from exops.lab.seed import RECIPIENTS_OU
 

@@ -13,7 +13,8 @@ from exops.facts.store import Facts
 from exops.lab.directory_layout import all_entries
 from exops.lab.ldif_export import write_ldif
 from exops.lab.scenario import load_scenario
-from exops.sources.bundle import BundleError, open_bundle, write_bundle
+from exops.sources.bundle import BundleError, open_bundle
+from exops.sources.bundle_writer import write_bundle
 from exops.sources.ldif import read_ldif_facts
 from tests.conftest import REPO
 
@@ -73,7 +74,7 @@ def copy(tmp_path):
     (lambda b: (b / "manifest.json").write_text('{"format": "other"}'), '"format": "exops-bundle"'),
     (lambda b: _edit(b, schema_version=99), "schema_version 99 is not one this exops reads"),
     (lambda b: _edit(b, logs=["logs/missing.evtx"]), "lists 'logs/missing.evtx', which is not in the bundle"),
-    (lambda b: _edit(b, logs=["../../etc/passwd"]), "which is not in the bundle"),
+    (lambda b: _edit(b, logs=["../../etc/passwd"]), "which is not a path inside the bundle"),
     (lambda b: (b / "logs" / "L12EX1-Application.evtx").write_bytes(b"MZ not a log"), "L12EX1-Application.evtx"),
     (lambda b: (b / "directory.ldf").write_text("cn: no dn\n"), "directory.ldf:1: expected 'dn:"),
 ])
@@ -85,13 +86,16 @@ def test_malformed_bundles_are_refused_with_the_reason(tmp_path, damage, says):
     assert says in str(caught.value) and str(bundle) in str(caught.value)
 
 
-def test_a_zip_with_unsafe_member_names_is_refused(tmp_path):
-    path = tmp_path / "evil.zip"
+def test_a_zip_with_unsafe_member_names_is_refused_and_writes_nothing_outside(tmp_path):
+    path = tmp_path / "inner" / "evil.zip"
+    path.parent.mkdir()
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("../escape.txt", "x")
-        z.writestr("manifest.json", json.dumps({"format": "exops-bundle", "schema_version": 1}))
-    with pytest.raises(BundleError, match="unsafe member name"):
+        z.writestr("manifest.json", json.dumps({"format": "exops-bundle", "schema_version": 1,
+                                                "logs": ["../escape.txt"]}))
+    with pytest.raises(BundleError, match="not a path inside the bundle"):
         open_bundle(path)
+    assert not (tmp_path / "escape.txt").exists()
 
 
 def test_bad_directory_json_names_the_field(tmp_path, litware_facts):

@@ -200,7 +200,7 @@ def test_junit_survives_markup_and_control_characters_in_findings():
     suite = ET.fromstring(render(_report(odd), "junit"))
     failure = next(c for c in suite.iter("testcase")
                    if c.get("name").startswith("FB-ORPHAN-DN")).find("failure")
-    assert 'bell <here> & "there"' in failure.get("message").splitlines()
+    assert 'bell\\x07 <here> & "there"' in failure.get("message").splitlines()   # shown, not lost
     assert "a<b>&c" in failure.text
 
 

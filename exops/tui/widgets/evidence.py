@@ -1,6 +1,7 @@
 """Evidence laid out for reading: event excerpts as a table per event group, directory entries
-with their attributes, command output as-is. Values are always rich `Text`, never markup: a DN or
-an event message may hold square brackets.
+with their attributes, command output as-is. Values are always rich `Text` made by
+`exops.terminal.text`, never markup: a DN or an event message may hold square brackets, and
+control characters that would reach the terminal are shown as escapes.
 
 Event fields are read through `exops.reports.layout.event_row`, the one definition of an event
 evidence's keys that every report format uses too. Kinds this module does not know show as
@@ -23,6 +24,7 @@ from rich.text import Text
 
 from exops.model import Evidence
 from exops.reports.layout import event_row, shown
+from exops.terminal import printable, text
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,9 @@ def _events(items: list[Evidence], palette: Palette) -> Iterator[RenderableType]
 
     for (event_id, provider, computer, count, first, last), run in groupby(items, key=group_key):
         examples = list(run)
-        caption = Text.assemble((f"Event {event_id or '?'}", "bold"), f" · {provider or 'unknown provider'}",
-                                f" · {computer or 'unknown server'}", style=palette.heading)
+        caption = Text.assemble((printable(f"Event {event_id or '?'}"), "bold"),
+                                printable(f" · {provider or 'unknown provider'}"),
+                                printable(f" · {computer or 'unknown server'}"), style=palette.heading)
         if count:
             caption.append(f"  {count:,} logged, {when(first)} → {when(last)} UTC", style=palette.muted)
             if len(examples) < count:
@@ -96,12 +99,12 @@ def _events(items: list[Evidence], palette: Palette) -> Iterator[RenderableType]
         table.add_column("DN and message", ratio=1)
         for ev in examples:
             time, _, _, dn, excerpt = event_row(ev)
-            body = Text(shown(dn), style="bold")
+            body = text(shown(dn), "bold")
             if ev.data.get("error_code"):
                 body.append(f"  error {ev.data['error_code']}", style=palette.accent)
             if shown(excerpt).strip():
-                body.append("\n" + shown(excerpt).strip(), style=palette.muted)
-            table.add_row(Text(when(time)), Text(shown(ev.data.get("record_id"))), body)
+                body.append("\n" + printable(shown(excerpt).strip()), style=palette.muted)
+            table.add_row(Text(when(time)), text(shown(ev.data.get("record_id"))), body)
         yield Group(caption, table)
 
 
@@ -113,19 +116,19 @@ def _directory(items: list[Evidence], palette: Palette) -> Iterator[RenderableTy
     parts: list[RenderableType] = [Text.assemble(("Directory", "bold"), f" · {what}",
                                                  style=palette.heading)]
     for entry in items:
-        parts.append(Text(shown(entry.data.get("dn")) or entry.title, style="bold"))
+        parts.append(text(shown(entry.data.get("dn")) or entry.title, "bold"))
         parts.append(Padding(_pairs((entry.data.get("attributes") or {}).items(), palette), (0, 0, 0, 2)))
     yield Group(*parts)
 
 
 def _text(ev: Evidence, palette: Palette) -> RenderableType:
-    body = Text(shown(ev.data.get("text")).rstrip())
-    return Panel(body, title=Text(ev.title, style="bold"), title_align="left",
+    body = text(shown(ev.data.get("text")).rstrip())
+    return Panel(body, title=text(ev.title, "bold"), title_align="left",
                  border_style=palette.muted, box=box.ROUNDED)
 
 
 def _fields(ev: Evidence, palette: Palette) -> RenderableType:
-    return Group(Text(ev.title, style=f"bold {palette.heading}"), _pairs(ev.data.items(), palette))
+    return Group(text(ev.title, f"bold {palette.heading}"), _pairs(ev.data.items(), palette))
 
 
 def _pairs(pairs: Iterable[tuple[str, Any]], palette: Palette) -> Table:
@@ -133,5 +136,5 @@ def _pairs(pairs: Iterable[tuple[str, Any]], palette: Palette) -> Table:
     table.add_column(style=palette.muted, no_wrap=True)
     table.add_column(ratio=1)
     for name, value in pairs:
-        table.add_row(Text(name), Text("—" if value in (None, "") else shown(value)))
+        table.add_row(text(name), text("—" if value in (None, "") else shown(value)))
     return table

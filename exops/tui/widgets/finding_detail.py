@@ -16,6 +16,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from exops.model import Finding
+from exops.terminal import printable, text
 from exops.tui.widgets.evidence import Palette, evidence_renderables, summary_line
 from exops.tui.widgets.severity import severity_style, theme_colour
 
@@ -59,10 +60,10 @@ class FindingDetail(VerticalScroll):
         badge = severity_style(self.app, finding.severity) + Style(reverse=True, bold=True)
         out: list[RenderableType] = [
             Text.assemble((f" {finding.severity.value.upper()} ", badge), "  ",
-                          (finding.target, "bold")),
-            BLANK, Text(finding.summary)]
+                          (printable(finding.target), "bold")),
+            BLANK, text(finding.summary)]
         if finding.detail:
-            out += [BLANK, Text(finding.detail, style=palette.muted)]
+            out += [BLANK, text(finding.detail, palette.muted)]
         if finding.evidence:
             out += [BLANK, heading("Evidence", summary_line(finding.evidence), palette)]
             out += [Padding(part, (0, 0, 1, 2))
@@ -86,5 +87,5 @@ def _fixes(finding: Finding, palette: Palette) -> RenderableType:
     table.add_column(style=palette.muted, no_wrap=True)
     table.add_column(style="bold")
     for number, command in enumerate(finding.fixes, 1):
-        table.add_row(f"{number}  $", Text(command))  # Text: a command is not markup
+        table.add_row(f"{number}  $", text(command))  # Text: a command is not markup
     return Padding(table, (0, 0, 0, 2))
