@@ -1,5 +1,4 @@
-"""The pure-Python EVTX backend: the shared chunk walk, with every record read by the BinXML
-reader.
+"""The pure-Python EVTX backend: every record of a chunk read by the BinXML reader.
 
 Rendering every record to XML with python-evtx runs at a few hundred records a second. Here each
 *template* is parsed once per file, which tells where EventID, Provider and the data items sit
@@ -8,18 +7,10 @@ and only records with a free/busy event ID get their values turned into text.
 """
 from __future__ import annotations
 
-import threading
-from pathlib import Path
-
-from exops.sources.eventlog import Progress, ScanTally
+from exops.sources.eventtally import ScanTally
 from exops.sources.evtx_binxml import ChunkReader, RecordDamage
 from exops.sources.evtx_format import Record
-from exops.sources.evtx_walk import ChunkWalk, scan_chunks
-
-
-def scan(path: Path, tally: ScanTally, cancel: threading.Event | None,
-         progress: Progress | None) -> None:
-    scan_chunks(path, tally, cancel, progress, read_chunk)
+from exops.sources.evtx_walk import ChunkWalk
 
 
 def read_chunk(chunk: bytes, walk: ChunkWalk, reader: ChunkReader, tally: ScanTally) -> None:

@@ -1,33 +1,29 @@
-"""The Rust-based `evtx` backend: the same walk as the pure-Python one, with each chunk's records
-decoded by the `evtx` package.
+"""The Rust-based `evtx` backend: the same walk and the same record reading as the pure-Python
+backend, with the free/busy candidates' fields decoded by the `evtx` package instead.
 
-Each chunk is handed to the Rust parser on its own (behind a clean one-chunk file header), so
-cancellation and progress work per chunk as in the Python backend. The Rust parser raises
-`RuntimeError` for a record it cannot decode and then carries on; such records, and whole chunks
-it refuses (a zeroed header), are read by the Python reader instead, so both backends recover
-exactly the same records.
+Which records exist, which are damaged and what their EventIDs are is decided by the Python
+reader for both backends, so the two count alike on any log. The Rust parser renders whole
+chunks, and renders everything it is given, however far a crafted record expands: so it only
+sees a chunk that holds a candidate, and only when the Python reader found every record of it
+sound and bounded (`ChunkReader.expansion`); any other chunk is read by the Python reader
+alone. Each chunk is handed over on its own, behind a clean one-chunk file header, so
+cancellation and progress work per chunk as in the Python backend.
 """
 from __future__ import annotations
 
 import io
-import re
 import struct
-import threading
 import zlib
-from pathlib import Path
 
 import evtx
 
-from exops.sources.eventlog import Progress, ScanTally
+from exops.sources.eventtally import ScanTally
 from exops.sources.eventxml import fields_from_string
-from exops.sources.evtx_binxml import ChunkReader
-from exops.sources.evtx_format import HEADER_SIZE
+from exops.sources.evtx_binxml import ChunkReader, RecordDamage
+from exops.sources.evtx_format import HEADER_SIZE, Record
 from exops.sources.evtx_python import read_record
 from exops.sources.evtx_values import written_time
-from exops.sources.evtx_walk import ChunkWalk, scan_chunks
-
-_EVENT_ID = re.compile(r"<EventID\b[^>]*>\s*(\d+)\s*<")
-
+from exops.sources.evtx_walk import ChunkWalk
 
 def _one_chunk_header() -> bytes:
     head = struct.pack("<8sQQQIHHHH", b"ElfFile\x00", 0, 0, 1, 0x80, 1, 3, HEADER_SIZE, 1)
@@ -38,34 +34,45 @@ def _one_chunk_header() -> bytes:
 _HEADER = _one_chunk_header()
 
 
-def scan(path: Path, tally: ScanTally, cancel: threading.Event | None,
-         progress: Progress | None) -> None:
-    scan_chunks(path, tally, cancel, progress, read_chunk)
-
-
 def read_chunk(chunk: bytes, walk: ChunkWalk, reader: ChunkReader, tally: ScanTally) -> None:
-    rendered = _render(chunk, len(walk.records)) if walk.header_ok else {}
-    wanted = tally.event_ids
-    event_id = _EVENT_ID.search
-    read = 0
+    candidates: list[Record] = []
     for record in walk.records:
-        _, _, record_id, written = record
-        xml = rendered.pop(record_id, None)
-        match = event_id(xml) if xml is not None else None
-        fields = None
-        if match is not None and int(match[1]) in wanted:
-            fields = fields_from_string(xml)
-            match = match if fields is not None else None
-        if match is None:       # not decoded, decoded without an EventID, or not well-formed
-            read += read_record(reader, record, tally)
+        try:
+            if reader.event_id(record) in tally.event_ids:
+                candidates.append(record)
+        except RecordDamage as damage:
+            tally.skip(damage.reason)
             continue
-        read += 1
-        if fields is not None:
-            fields["time"] = fields["time"] or written_time(written)
-            if fields["record_id"] is None:
-                fields["record_id"] = record_id
-            tally.add(**fields)
-    tally.records_read += read
+        tally.records_read += 1
+    rendered = _render(chunk, len(walk.records)) if candidates and _sound(walk, reader) else {}
+    for record in candidates:
+        _add(record, rendered.get(record[2]), reader, tally)
+
+
+def _sound(walk: ChunkWalk, reader: ChunkReader) -> bool:
+    """Whether the Rust parser may have the chunk: no damage, distinct record IDs (its results
+    are matched by ID), and every record bounded."""
+    if not walk.header_ok or walk.damage or len({r[2] for r in walk.records}) < len(walk.records):
+        return False
+    try:
+        for record in walk.records:
+            reader.expansion(record)
+    except RecordDamage:
+        return False
+    return True
+
+
+def _add(record: Record, xml: str | None, reader: ChunkReader, tally: ScanTally) -> None:
+    """One candidate, as the Rust parser rendered it when it did (with the EventID the Python
+    reader read), else as the Python reader reads it."""
+    fields = fields_from_string(xml) if xml is not None else None
+    if fields is None or fields["event_id"] != reader.event_id(record):
+        tally.records_read -= not read_record(reader, record, tally)
+        return
+    fields["time"] = fields["time"] or written_time(record[3])
+    if fields["record_id"] is None:
+        fields["record_id"] = record[2]
+    tally.add(**fields)
 
 
 def _render(chunk: bytes, expected: int) -> dict[int, str]:

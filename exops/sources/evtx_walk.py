@@ -12,9 +12,9 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import BinaryIO
 
-from exops.sources.eventlog import EventLogError, Progress, ScanCancelled, ScanTally
+from exops.sources.eventtally import EventLogError, Progress, ScanCancelled, ScanTally
 from exops.sources.evtx_binxml import ChunkReader, TemplateCache
 from exops.sources.evtx_format import CHUNK_MAGIC, CHUNK_SIZE, HEADER_SIZE, RECORDS_START, Record
 
@@ -38,41 +38,44 @@ class ChunkWalk:
 ReadChunk = Callable[[bytes, ChunkWalk, "ChunkReader", ScanTally], None]
 
 
-def scan_chunks(path: Path, tally: ScanTally, cancel: threading.Event | None,
+def scan_chunks(stream: BinaryIO, tally: ScanTally, cancel: threading.Event | None,
                 progress: Progress | None, read: ReadChunk) -> None:
-    """Walk every chunk of the file and hand its records to `read`; notes what the header hid.
+    """Walk every chunk of the log and hand its records to `read`; notes what the header hid.
 
     Chunks are read with plain reads rather than mmap: a log that shrinks while it is read (a
-    live log being cleared) must end the scan early, not kill the process with SIGBUS.
+    live log being cleared) must end the scan early, not kill the process with SIGBUS. A chunk
+    of zeros where the header says a chunk is in use counts as skipped; past that, zeros are
+    the space Windows allocated ahead.
     """
-    with path.open("rb") as stream:
-        size = os.fstat(stream.fileno()).st_size
-        header = stream.read(HEADER_SIZE)
-        if len(header) < HEADER_SIZE:
-            raise EventLogError(f"{path}: truncated EVTX header ({len(header)} of {HEADER_SIZE} "
-                                "bytes)")
-        templates = TemplateCache(stream)
-        found = bad_checksums = 0
-        for offset in range(HEADER_SIZE, size, CHUNK_SIZE):
-            if cancel is not None and cancel.is_set():
-                raise ScanCancelled(str(path))
-            stream.seek(offset)
-            chunk = stream.read(CHUNK_SIZE)
-            walk = walk_chunk(chunk)
-            found += walk.header_ok
-            bad_checksums += not walk.checksum_ok
-            for reason, count in walk.damage.items():
-                tally.skip(reason, count)
-            if walk.records:
-                read(chunk, walk, ChunkReader(chunk, templates), tally)
-            if progress is not None:
-                progress(min(offset + CHUNK_SIZE, size), size)
-    _notes(tally, header, size, found, bad_checksums, templates.borrowed)
-
-
-def _notes(tally: ScanTally, header: bytes, size: int, found: int, bad_checksums: int,
-           borrowed: int) -> None:
+    size = os.fstat(stream.fileno()).st_size
+    header = stream.read(HEADER_SIZE)
+    if len(header) < HEADER_SIZE:
+        raise EventLogError(f"{tally.source}: truncated EVTX header ({len(header)} of "
+                            f"{HEADER_SIZE} bytes)")
     declared = _FILE_HEADER.unpack_from(header, 0)[-1]
+    templates = TemplateCache(stream)
+    found = bad_checksums = 0
+    for index, offset in enumerate(range(HEADER_SIZE, size, CHUNK_SIZE)):
+        if cancel is not None and cancel.is_set():
+            raise ScanCancelled(tally.source)
+        stream.seek(offset)
+        chunk = stream.read(CHUNK_SIZE)
+        walk = walk_chunk(chunk)
+        found += walk.header_ok
+        bad_checksums += not walk.checksum_ok
+        if index < declared and len(chunk) == CHUNK_SIZE and chunk.count(0) == CHUNK_SIZE:
+            walk.damage["chunk zeroed (the header counts it in use)"] += 1
+        for reason, count in walk.damage.items():
+            tally.skip(reason, count)
+        if walk.records:
+            read(chunk, walk, ChunkReader(chunk, templates), tally)
+        if progress is not None:
+            progress(min(offset + CHUNK_SIZE, size), size)
+    _notes(tally, header, size, declared, found, bad_checksums, templates.borrowed)
+
+
+def _notes(tally: ScanTally, header: bytes, size: int, declared: int, found: int,
+           bad_checksums: int, borrowed: int) -> None:
     flags, checksum = struct.unpack_from("<II", header, 0x78)
     if found != declared:
         prefix = "dirty log: " if flags & 1 else ""
