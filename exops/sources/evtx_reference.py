@@ -17,7 +17,7 @@ from Evtx.Evtx import FileHeader
 
 from exops.sources.eventtally import EventLogError, Progress, ScanCancelled, ScanTally
 from exops.sources.eventxml import fields_from_string
-from exops.sources.evtx_format import CHUNK_SIZE, HEADER_SIZE
+from exops.sources.evtx_format import CHUNK_MAGIC, CHUNK_SIZE, HEADER_SIZE
 
 
 def scan(stream: BinaryIO, tally: ScanTally, cancel: threading.Event | None,
@@ -43,8 +43,9 @@ def scan(stream: BinaryIO, tally: ScanTally, cancel: threading.Event | None,
         except Exception as exc:            # python-evtx raises many types on damage
             tally.note(f"python-evtx stopped in chunk {done + 1} of {declared}: "
                        f"{type(exc).__name__}: {exc}")
-    beyond = (size - HEADER_SIZE) // CHUNK_SIZE - declared
-    if beyond > 0:
+        beyond = sum(data[offset:offset + 8] == CHUNK_MAGIC
+                     for offset in range(HEADER_SIZE + declared * CHUNK_SIZE, size, CHUNK_SIZE))
+    if beyond:
         tally.note(f"python-evtx reads only the {declared} chunks the header counts; "
                    f"{beyond} more were not read (exops's own reader reads them)")
 
