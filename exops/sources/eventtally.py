@@ -51,6 +51,7 @@ class ScanTally:
         self.records_read = 0
         self.skipped: Counter[str] = Counter()
         self.notes: list[str] = []
+        self.remarks: Counter[str] = Counter()
         self._groups: dict[tuple[int, str, str], _Group] = {}
 
     def skip(self, reason: str, count: int = 1) -> None:
@@ -58,6 +59,10 @@ class ScanTally:
 
     def note(self, text: str) -> None:
         self.notes.append(text)
+
+    def remark(self, text: str) -> None:
+        """A note that may apply to many records: noted once, with how many, at the end."""
+        self.remarks[text] += 1
 
     def add(self, *, event_id: int, provider: str, time: datetime, computer: str, record_id: int,
             data: tuple[str, ...], message: str) -> None:
@@ -84,7 +89,7 @@ class ScanTally:
         """The scan so far; one that read no record says so in its notes, with why, so that no
         caller mistakes an empty scan for a log without free/busy events."""
         groups = tuple(self._groups[k].freeze() for k in sorted(self._groups))
-        notes = list(self.notes)
+        notes = [*self.notes, *(f"{count} {text}" for text, count in self.remarks.items())]
         if not self.records_read:
             damaged = sum(self.skipped.values())
             notes.append(f"{NOTHING_READ}: " + (f"all {damaged} records or chunks are damaged"

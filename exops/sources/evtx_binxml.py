@@ -35,6 +35,7 @@ MAX_TEXT = 1 << 20               # characters rendered
 MAX_CACHED = 1 << 21
 TOO_DEEP = "record whose XML nests too deep"
 TOO_LARGE = "record whose embedded XML expands too far"
+SHIFTED = "record with text read at a shifted offset"
 _U16, _U32, _U64 = struct.Struct("<H"), struct.Struct("<I"), struct.Struct("<Q")
 _INSTANCE = struct.Struct("<II")               # template id, template offset
 _INNER = ("",)                                 # the prefix of a fragment read only for its cost
@@ -378,7 +379,7 @@ class ChunkReader:
         offset, size, record_id, written = record
         values = self._fragment(offset + 24, offset + size, ())
         plan = values.plan
-        return {
+        fields = {
             "event_id": self.event_id(record),
             "provider": self._join(plan.provider, values),
             "time": self._time(values) or written_time(written),
@@ -387,6 +388,10 @@ class ChunkReader:
             "data": tuple(self._data_items(values, 0)),
             "message": self._join(plan.message, values),
         }
+        texts = (fields["provider"], fields["computer"], fields["message"], *fields["data"])
+        if any(map(shifted, texts)):
+            raise RecordDamage(SHIFTED)
+        return fields
 
     def expansion(self, record: Record) -> int:
         """How many characters rendering the whole record would make, at most: checked before
@@ -530,6 +535,16 @@ class _Budget:
         self.text += characters
         if self.text > MAX_TEXT:
             raise RecordDamage(TOO_LARGE)
+
+
+def shifted(text: str) -> bool:
+    """Whether `text` looks like UTF-16 read one byte off: ASCII read that way turns into
+    characters U+xx00, which no language writes one after another. A damaged value table
+    shifts every value after it, and such text must not become evidence."""
+    if len(text) < 4:
+        return False
+    odd = sum(1 for c in text if ord(c) > 0xFF and not ord(c) & 0xFF)
+    return 4 * odd >= 3 * len(text)
 
 
 def _xml_text(text: str) -> str:

@@ -7,22 +7,28 @@ and only records with a free/busy event ID get their values turned into text.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from exops.sources.eventtally import ScanTally
 from exops.sources.evtx_binxml import ChunkReader, RecordDamage
 from exops.sources.evtx_format import Record
 from exops.sources.evtx_walk import ChunkWalk
 
-
-def read_chunk(chunk: bytes, walk: ChunkWalk, reader: ChunkReader, tally: ScanTally) -> None:
-    tally.records_read += sum(read_record(reader, record, tally) for record in walk.records)
+Candidate = tuple[Record, dict[str, Any]]
 
 
-def read_record(reader: ChunkReader, record: Record, tally: ScanTally) -> bool:
-    """Read one record, adding it to the tally if it is a candidate; False if it is damaged."""
-    try:
-        if reader.event_id(record) in tally.event_ids:
-            tally.add(**reader.fields(record))
-    except RecordDamage as damage:
-        tally.skip(damage.reason)
-        return False
-    return True
+def read_chunk(chunk: bytes, walk: ChunkWalk, reader: ChunkReader,
+               tally: ScanTally) -> list[Candidate]:
+    """Count the chunk's records into the tally; returns the free/busy candidates added."""
+    candidates: list[Candidate] = []
+    for record in walk.records:
+        try:
+            if reader.event_id(record) in tally.event_ids:
+                fields = reader.fields(record)
+                candidates.append((record, fields))
+                tally.add(**fields)
+        except RecordDamage as damage:
+            tally.skip(damage.reason)
+            continue
+        tally.records_read += 1
+    return candidates

@@ -1,29 +1,36 @@
-"""The Rust-based `evtx` backend: the same walk and the same record reading as the pure-Python
-backend, with the free/busy candidates' fields decoded by the `evtx` package instead.
+"""The Rust-based `evtx` backend: the pure-Python reading, cross-checked record for record by the
+`evtx` package on every free/busy candidate.
 
-Which records exist, which are damaged and what their EventIDs are is decided by the Python
-reader for both backends, so the two count alike on any log. The Rust parser renders whole
-chunks, and renders everything it is given, however far a crafted record expands: so it only
-sees a chunk that holds a candidate, and only when the Python reader found every record of it
-sound and bounded (`ChunkReader.expansion`); any other chunk is read by the Python reader
-alone. Each chunk is handed over on its own, behind a clean one-chunk file header, so
-cancellation and progress work per chunk as in the Python backend.
+Which records exist, which are damaged, what their EventIDs and fields are, is decided by the
+Python reader in both backends, so the two report the same events on any log, damaged or not:
+on damaged data two decoders that each guess differently would otherwise disagree, and a guess
+can turn garbage into a finding. The Rust parser renders each chunk that holds a candidate and
+its reading is compared with the Python one; where they differ the notes count it, so an
+analyst knows which results to cross-check (`--backend python-evtx`).
+
+The Rust parser renders whole chunks, everything it is given however far a crafted record
+expands (it allocates until the process aborts): so it only sees a chunk whose every record
+the Python reader found sound and bounded (`ChunkReader.expansion`). Each chunk is handed over
+on its own, behind a clean one-chunk file header.
 """
 from __future__ import annotations
 
 import io
 import struct
 import zlib
+from typing import Any
 
 import evtx
 
+from exops.sources import evtx_python
 from exops.sources.eventtally import ScanTally
 from exops.sources.eventxml import fields_from_string
 from exops.sources.evtx_binxml import ChunkReader, RecordDamage
 from exops.sources.evtx_format import HEADER_SIZE, Record
-from exops.sources.evtx_python import read_record
 from exops.sources.evtx_values import written_time
+from exops.sources.evtx_python import Candidate
 from exops.sources.evtx_walk import ChunkWalk
+
 
 def _one_chunk_header() -> bytes:
     head = struct.pack("<8sQQQIHHHH", b"ElfFile\x00", 0, 0, 1, 0x80, 1, 3, HEADER_SIZE, 1)
@@ -32,21 +39,20 @@ def _one_chunk_header() -> bytes:
 
 
 _HEADER = _one_chunk_header()
+DISPUTED = ("free/busy records the Rust parser reads differently (damaged); "
+            "the Python reading was kept")
 
 
-def read_chunk(chunk: bytes, walk: ChunkWalk, reader: ChunkReader, tally: ScanTally) -> None:
-    candidates: list[Record] = []
-    for record in walk.records:
-        try:
-            if reader.event_id(record) in tally.event_ids:
-                candidates.append(record)
-        except RecordDamage as damage:
-            tally.skip(damage.reason)
-            continue
-        tally.records_read += 1
-    rendered = _render(chunk, len(walk.records)) if candidates and _sound(walk, reader) else {}
-    for record in candidates:
-        _add(record, rendered.get(record[2]), reader, tally)
+def read_chunk(chunk: bytes, walk: ChunkWalk, reader: ChunkReader,
+               tally: ScanTally) -> list[Candidate]:
+    candidates = evtx_python.read_chunk(chunk, walk, reader, tally)
+    if candidates and _sound(walk, reader):
+        rendered = _render(chunk, len(walk.records))
+        for record, ours in candidates:
+            theirs = _fields(rendered.get(record[2]), record)
+            if theirs is not None and theirs != ours:
+                tally.remark(DISPUTED)
+    return candidates
 
 
 def _sound(walk: ChunkWalk, reader: ChunkReader) -> bool:
@@ -62,17 +68,15 @@ def _sound(walk: ChunkWalk, reader: ChunkReader) -> bool:
     return True
 
 
-def _add(record: Record, xml: str | None, reader: ChunkReader, tally: ScanTally) -> None:
-    """One candidate, as the Rust parser rendered it when it did (with the EventID the Python
-    reader read), else as the Python reader reads it."""
+def _fields(xml: str | None, record: Record) -> dict[str, Any] | None:
+    """The fields of the Rust parser's rendering, completed as the Python reader completes
+    them; None when it rendered nothing readable."""
     fields = fields_from_string(xml) if xml is not None else None
-    if fields is None or fields["event_id"] != reader.event_id(record):
-        tally.records_read -= not read_record(reader, record, tally)
-        return
-    fields["time"] = fields["time"] or written_time(record[3])
-    if fields["record_id"] is None:
-        fields["record_id"] = record[2]
-    tally.add(**fields)
+    if fields is not None:
+        fields["time"] = fields["time"] or written_time(record[3])
+        if fields["record_id"] is None:
+            fields["record_id"] = record[2]
+    return fields
 
 
 def _render(chunk: bytes, expected: int) -> dict[int, str]:

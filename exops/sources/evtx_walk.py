@@ -35,7 +35,7 @@ class ChunkWalk:
     checksum_ok: bool = True
 
 
-ReadChunk = Callable[[bytes, ChunkWalk, "ChunkReader", ScanTally], None]
+ReadChunk = Callable[[bytes, ChunkWalk, "ChunkReader", ScanTally], object]
 
 
 def scan_chunks(stream: BinaryIO, tally: ScanTally, cancel: threading.Event | None,
