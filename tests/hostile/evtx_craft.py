@@ -242,7 +242,7 @@ def zeroed_chunk(path: Path) -> Path:
 def run_bounded(code: str, *, seconds: float = 120, memory: int = 2 << 30) -> dict:
     """Run Python `code` (which prints one JSON document last) in a child process limited to
     `memory` bytes of address space and `seconds` of wall time, and return what it printed,
-    with `rss_mb` its peak resident memory. A child that is killed, or fails, fails the test
+    with `rss_mb` its peak resident memory (Linux). A child that is killed, or fails, fails the test
     with its output: a hostile input must never take the process down."""
     import json
     import os
@@ -253,8 +253,10 @@ def run_bounded(code: str, *, seconds: float = 120, memory: int = 2 << 30) -> di
     def cage() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
 
-    wrapped = (f"{code}\nimport resource as _r, json as _j\n"
-               "print(_j.dumps({'rss_mb': _r.getrusage(_r.RUSAGE_SELF).ru_maxrss // 1024}))")
+    # VmHWM rather than ru_maxrss, which keeps the parent's peak across fork and exec
+    wrapped = (f"{code}\nimport json as _j, re as _re\n"
+               "_peak = _re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())\n"
+               "print(_j.dumps({'rss_mb': int(_peak[1]) // 1024}))")
     repo = Path(__file__).resolve().parents[2]
     done = subprocess.run([sys.executable, "-c", wrapped], capture_output=True, text=True,
                           timeout=seconds, preexec_fn=cage, cwd=repo,
