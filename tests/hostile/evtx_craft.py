@@ -16,6 +16,7 @@ from pathlib import Path
 from exops.lab.evtx_writer import (CHUNK_SIZE, FILE_HEADER_SIZE, EventSpec, _Chunk, _element,
                                    _file_header, _filetime, _RECORD_HEADER, _Sub, _TemplateBody,
                                    write_evtx)
+from exops.sources.eventtally import ScanTally
 
 STRING, U16, SYSTEMTIME, BXML = 0x01, 0x06, 0x12, 0x21
 START = datetime(2011, 8, 9, 10, 0, tzinfo=timezone.utc)
@@ -237,13 +238,31 @@ def zeroed_chunk(path: Path) -> Path:
     return path
 
 
+class EveryRecord(ScanTally):
+    """A tally that takes every record as a candidate and keeps what the backend decoded, so
+    that every field of every record can be compared."""
+
+    class _All:
+        def __contains__(self, event_id: int) -> bool:
+            return True
+
+    event_ids = _All()
+
+    def __init__(self, source: str):
+        super().__init__(source)
+        self.decoded: list[dict] = []
+
+    def add(self, **fields) -> None:
+        self.decoded.append(fields)
+
+
 # ---------------------------------------------------------------- running a reader in a cage
 
 def run_bounded(code: str, *, seconds: float = 120, memory: int = 2 << 30) -> dict:
     """Run Python `code` (which prints one JSON document last) in a child process limited to
     `memory` bytes of address space and `seconds` of wall time, and return what it printed,
-    with `rss_mb` its peak resident memory (Linux). A child that is killed, or fails, fails the test
-    with its output: a hostile input must never take the process down."""
+    with `rss_mb` its peak resident memory (Linux). A child that is killed, or fails, fails the
+    test with its output: a hostile input must never take the process down."""
     import json
     import os
     import resource

@@ -4,33 +4,16 @@ notes must say so, so that the difference is explained rather than read as lost 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
 
 import pytest
 from click.testing import CliRunner
 
 from exops.cli import cli
-from exops.lab.evtx_writer import EventSpec, write_evtx
 from exops.sources.eventlog import scan_log
+from tests.hostile.evtx_craft import ordinary
 
-START = datetime(2011, 8, 9, 10, 0, tzinfo=timezone.utc)
-EUROPE = "/o=EUROPE/ou=First Administrative Group"
 CLEAN_SAMPLES = ["omer__Application_no_crc32.evtx", "pyevtx__issue_38.evtx",
                  "pyevtx__issue_39.evtx"]
-
-
-def mixed_events(count: int):
-    for i in range(count):
-        at = START + timedelta(minutes=i)
-        if i % 50 == 3:
-            yield EventSpec(14031, "MSExchange FreeBusy Assistant", at, "L12EX1.litware.com",
-                            level=2, qualifiers=49152, data=(f"user{i}", EUROPE))
-        elif i % 120 == 7:
-            yield EventSpec(8207, "MSExchangeFBPublish", at, "L12EX2.litware.com", level=2,
-                            data=("L12EX2", "0x80004005"))
-        else:
-            yield EventSpec(1000 + i % 7, "Application Error", at, "L12EX1.litware.com",
-                            data=tuple(f"item {j}" for j in range(i % 4)))
 
 
 @pytest.mark.parametrize("name", CLEAN_SAMPLES)
@@ -41,8 +24,7 @@ def test_reference_counts_equal_exops_on_clean_samples(samples_dir, name):
 
 
 def test_reference_finds_the_same_free_busy_events_in_a_clean_writer_log(tmp_path):
-    path = tmp_path / "Application.evtx"
-    write_evtx(path, mixed_events(1200))
+    path = ordinary(tmp_path / "Application.evtx", 1200)
     ours, reference = (scan_log(path, backend=b) for b in ("python", "python-evtx"))
     assert reference.backend == "python-evtx"
     assert replace(reference, backend="python") == ours
@@ -50,8 +32,7 @@ def test_reference_finds_the_same_free_busy_events_in_a_clean_writer_log(tmp_pat
 
 
 def test_reference_says_where_it_stops_short_on_a_dirty_log(tmp_path):
-    path = tmp_path / "Application.evtx"
-    write_evtx(path, mixed_events(1200), dirty=True)
+    path = ordinary(tmp_path / "Application.evtx", 1200, dirty=True)
     ours, reference = (scan_log(path, backend=b) for b in ("python", "python-evtx"))
     assert reference.records_read < ours.records_read == 1200
     assert any("python-evtx reads only the 1 chunks the header counts" in n
