@@ -25,14 +25,15 @@ from exops.sources.evtx_values import BXML, STRINGS, filetime, render_value, wri
 
 MAX_VALUES = 0x1000
 MAX_NESTING = 8                  # fragments embedded in fragments
-MAX_DEPTH = 64                   # elements inside elements (Windows writes fewer than 10)
+MAX_DEPTH = 32                   # elements inside elements (Windows writes fewer than 10)
 # What reading one record may cost, whatever its bytes say: a record can embed the same fragment
 # many times over, each embedding it many times again, and expand exponentially.
 MAX_FRAGMENTS = 64               # embedded fragments visited
 MAX_TEXT = 1 << 20               # characters rendered
 # What the template cache may hold for one file (in element path entries, about 8 bytes each);
 # real logs use a few hundred small templates, a crafted one can define a deep one per record.
-MAX_CACHED = 1 << 21
+MAX_CACHED = 1 << 20
+MAX_INDEXED = 1 << 16            # template IDs remembered for borrowing (real logs: hundreds)
 TOO_DEEP = "record whose XML nests too deep"
 TOO_LARGE = "record whose embedded XML expands too far"
 SHIFTED = "record with text read at a shifted offset"
@@ -183,22 +184,28 @@ class TemplateCache:
         definition = data[offset + 4:offset + 24 + size]
         if definition not in self._elements:
             elements = template_elements(data, offset + 24, offset + 24 + size)
-            weight = 1 if isinstance(elements, str) else sum(len(e.path) for e in elements)
-            if self._cached + weight > MAX_CACHED:      # parsed again if needed: time, not memory
-                self._elements.clear()
-                self._plans.clear()
-                self._cached = 0
+            self._hold(1 if isinstance(elements, str) else sum(len(e.path) for e in elements))
             self._elements[definition] = elements
-            self._cached += weight
         return definition
+
+    def _hold(self, weight: int) -> None:
+        """Make room for `weight` more path entries: past MAX_CACHED the cache starts again
+        (templates are parsed again when needed, which costs time, not memory)."""
+        if self._cached + weight > MAX_CACHED:
+            self._elements.clear()
+            self._plans.clear()
+            self._cached = 0
+        self._cached += weight
 
     def _plan(self, definition: bytes, prefix: tuple[str, ...]) -> TemplatePlan | str:
         key = (definition, prefix)
         plan = self._plans.get(key)
         if plan is None:
             elements = self._elements[definition]
-            plan = self._plans[key] = (elements if isinstance(elements, str)
-                                       else _plan(elements, prefix))
+            plan = elements if isinstance(elements, str) else _plan(elements, prefix)
+            self._hold(1 if isinstance(elements, str) else len(elements))
+            self._elements[definition] = elements     # kept even if the cache started again
+            self._plans[key] = plan
         return plan
 
     def _index(self) -> dict[int, tuple[int, int]]:
@@ -211,6 +218,8 @@ class TemplateCache:
             for offset, template_id in listed_templates(data):
                 if template_id not in ids and not isinstance(self.plan(data, offset, _INNER), str):
                     ids[template_id] = (chunk, offset)
+                if len(ids) >= MAX_INDEXED:
+                    return ids
             chunk += CHUNK_SIZE
         return ids
 

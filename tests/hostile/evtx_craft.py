@@ -134,7 +134,8 @@ def exponential_fragments(path: Path, width: int = 16, depth: int = 12) -> Path:
 def deep_templates(path: Path, chunks: int = 20, depth: int = 4000) -> Path:
     """Chunks of an ordinary 14031 record and then records each defining its own template with
     <Data> elements nested `depth` deep (Windows writes fewer than 10 levels): a reader that
-    keeps every element's path costs memory quadratic in depth, for every such template."""
+    keeps every element's path costs memory quadratic in depth, for every such template, and
+    one that keeps every template grows with the log."""
     crafted_chunks = []
     record_id = 0
     for _ in range(chunks):

@@ -38,12 +38,26 @@ def test_record_expanding_exponentially_is_skipped_and_the_rest_read(tmp_path, b
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_deeply_nested_templates_cost_bounded_memory(tmp_path, backend):
-    """20 chunks of templates nested 4,000 deep (1.3 MB of log): before, 1.3 GB of memory."""
+    """20 chunks of templates nested 4,000 deep (1.3 MB of log): before, 1.3 GB of memory;
+    now each is refused past MAX_DEPTH."""
     path = evtx_craft.deep_templates(tmp_path / "deep.evtx")
     scan = evtx_craft.scan_bounded(path, backend, memory=1 << 30)
     assert scan["skipped"] == {TOO_DEEP: 20}
     assert scan["records_read"] == 20
     assert scan["rss_mb"] < 100
+
+
+def test_memory_for_templates_stays_flat_however_many_a_log_defines(tmp_path):
+    """Every record defines its own template, 30 elements deep (allowed): the templates kept
+    for the file are capped, so three times the log costs no more memory (before: 113 MB for
+    the 60-chunk log, growing with it)."""
+    peaks = []
+    for chunks in (20, 60):
+        path = evtx_craft.deep_templates(tmp_path / f"many{chunks}.evtx", chunks, depth=30)
+        scan = evtx_craft.scan_bounded(path, "python", memory=1 << 30)
+        assert scan["skipped"] == {}
+        peaks.append(scan["rss_mb"])
+    assert peaks[1] < peaks[0] + 10 and peaks[1] < 100, peaks
 
 
 def test_value_tables_of_every_size_cost_bounded_memory(tmp_path):
