@@ -25,19 +25,22 @@ from pathlib import Path
 from typing import BinaryIO
 
 from exops.facts import LogScan
-from exops.sources import eventxml, evtx_python, evtx_reference
+from exops.sources import eventxml, evtx_reference
 from exops.sources.eventtally import (  # noqa: F401  (re-exported: the API callers import)
     FREE_BUSY_EVENT_IDS, EventLogError, Progress, ScanCancelled, ScanTally)
-from exops.sources.evtx_walk import ReadChunk, scan_chunks
+from exops.sources.evtx_format import CHUNK_SIZE, HEADER_SIZE
+from exops.sources.evtx_parallel import chunk_reader, scan_parallel
+from exops.sources.evtx_walk import scan_chunks
 
 BACKENDS = ("auto", "python", "rust", "python-evtx")
 PIPE_TIMEOUT = 30.0                  # seconds a pipe may stay silent before the scan gives up
 MAX_PIPED = 4 << 30                  # a pipe is copied to a temporary file, up to this size
+PARALLEL_FROM = 64                   # chunks (4 MiB) from which a log is read by several processes
 _PIPE_BLOCK = 1 << 20
 
 
 def scan_log(path: str | Path, *, backend: str = "auto", cancel: threading.Event | None = None,
-             progress: Progress | None = None) -> LogScan:
+             progress: Progress | None = None, workers: int | None = None) -> LogScan:
     """Count the records of one log and group its free/busy events.
 
     `backend` chooses the EVTX reader ("python", "rust", "python-evtx", or "auto": Rust when
@@ -45,6 +48,9 @@ def scan_log(path: str | Path, *, backend: str = "auto", cancel: threading.Event
     between chunks (EVTX) or 64 KiB blocks (XML), `progress(done_bytes, total_bytes)` is called
     as often. Raises EventLogError for a file that is not a log, ScanCancelled once `cancel` is
     set. A log that yields no record still returns a LogScan, whose notes say why.
+
+    An .evtx of PARALLEL_FROM chunks or more is read by `workers` processes (every core unless
+    told), with the same result as one process gives.
     """
     path = Path(path)
     if backend not in BACKENDS:
@@ -58,8 +64,13 @@ def scan_log(path: str | Path, *, backend: str = "auto", cancel: threading.Event
         chosen = _evtx_backend(backend)
         if chosen == "python-evtx":
             evtx_reference.scan(stream, tally, cancel, progress)
+        elif _workers(stream, workers) > 1:
+            # the workers open the file themselves: the log, or the copy of what a pipe gave
+            named = stream.name if isinstance(stream.name, str) else os.path.abspath(path)
+            scan_parallel(named, stream, tally, cancel, progress, chosen,
+                          _workers(stream, workers))
         else:
-            scan_chunks(stream, tally, cancel, progress, _chunk_reader(chosen))
+            scan_chunks(stream, tally, cancel, progress, chunk_reader(chosen))
         return tally.result(chosen)
 
 
@@ -81,11 +92,12 @@ def _evtx_backend(requested: str) -> str:
     return "python"
 
 
-def _chunk_reader(backend: str) -> ReadChunk:
-    if backend == "rust":
-        from exops.sources import evtx_rust        # imports `evtx`, which may be absent
-        return evtx_rust.read_chunk
-    return evtx_python.read_chunk
+def _workers(stream: BinaryIO, requested: int | None) -> int:
+    if requested is not None:
+        return requested
+    if os.fstat(stream.fileno()).st_size < HEADER_SIZE + PARALLEL_FROM * CHUNK_SIZE:
+        return 1                     # starting the processes would cost more than it saves
+    return os.cpu_count() or 1
 
 
 @contextmanager
@@ -111,7 +123,7 @@ def open_log(path: Path, timeout: float = PIPE_TIMEOUT) -> Iterator[BinaryIO]:
         with os.fdopen(fd, "rb") as stream:
             yield stream
         return
-    with os.fdopen(fd, "rb", buffering=0) as pipe, tempfile.TemporaryFile() as copy:
+    with os.fdopen(fd, "rb", buffering=0) as pipe, tempfile.NamedTemporaryFile() as copy:
         _copy_pipe(path, pipe, copy, timeout)
         copy.seek(0)
         yield copy

@@ -170,10 +170,7 @@ class TemplateCache:
         self._stream.seek(where[0])
         data = self._stream.read(CHUNK_SIZE)
         plan = self.plan(data, where[1], prefix)
-        if isinstance(plan, str):
-            return None
-        self.borrowed += not prefix
-        return plan
+        return None if isinstance(plan, str) else plan
 
     def _parse(self, data: bytes, offset: int) -> bytes | None:
         """The template's definition, its elements parsed once. Names are resolved against the
@@ -356,6 +353,7 @@ class Values(NamedTuple):
     sizes: tuple[int, ...]
     types: tuple[int, ...]
     end: int                          # values never reach past the record
+    borrowed: bool = False            # its plan came from another chunk's copy of the template
 
 
 class ChunkReader:
@@ -366,10 +364,17 @@ class ChunkReader:
         self._data = data
         self._templates = templates
         self._plans: dict[tuple[int, tuple[str, ...]], TemplatePlan] = {}
+        self._borrowed: dict[tuple[int, tuple[str, ...]], TemplatePlan] = {}
 
     def event_id(self, record: Record) -> int:
+        """The record's EventID; the readers call this once per record, so it also counts
+        the records read with a borrowed template."""
         offset, size, _, _ = record
         values = self._fragment(offset + 24, offset + size, ())
+        self._templates.borrowed += values.borrowed
+        return self._event_id(values)
+
+    def _event_id(self, values: Values) -> int:
         index = values.plan.event_id_index
         if index is not None and index < len(values.types) and values.types[index] == 0x06:
             start = values.start + sum(values.sizes[:index])
@@ -389,7 +394,7 @@ class ChunkReader:
         values = self._fragment(offset + 24, offset + size, ())
         plan = values.plan
         fields = {
-            "event_id": self.event_id(record),
+            "event_id": self._event_id(values),
             "provider": self._join(plan.provider, values),
             "time": self._time(values) or written_time(written),
             "computer": self._join(plan.computer, values),
@@ -443,8 +448,11 @@ class ChunkReader:
             if template_offset > pos:                    # defined here, inside the record
                 pos += 24 + _U32.unpack_from(data, template_offset + 20)[0]
             pos += 10
-            plan = (self._plans.get((template_offset, prefix))
-                    or self._plan(template_offset, template_id, prefix))
+            plan = self._plans.get((template_offset, prefix))
+            borrowed = False
+            if plan is None:                             # new here, or borrowed
+                plan = self._plan(template_offset, template_id, prefix)
+                borrowed = (template_offset, prefix) in self._borrowed
             count = _U32.unpack_from(data, pos)[0]
             if count > MAX_VALUES or pos + 4 + 4 * count > end:
                 raise RecordDamage("record with a broken value table")
@@ -454,14 +462,17 @@ class ChunkReader:
         sizes = table[0::2]
         if pos + 4 + 4 * count + sum(sizes) > end:    # values would be read from other bytes
             raise RecordDamage("record with a broken value table")
-        return Values(plan, pos + 4 + 4 * count, sizes, table[1::2], end)
+        return Values(plan, pos + 4 + 4 * count, sizes, table[1::2], end, borrowed)
 
     def _plan(self, offset: int, template_id: int, prefix: tuple[str, ...]) -> TemplatePlan:
+        if (offset, prefix) in self._borrowed:
+            return self._borrowed[offset, prefix]
         plan = self._templates.plan(self._data, offset, prefix)
         if isinstance(plan, str):
             borrowed = self._templates.borrow(template_id, prefix)
             if borrowed is None:
                 raise RecordDamage(plan)
+            self._borrowed[offset, prefix] = borrowed
             return borrowed
         self._plans[offset, prefix] = plan
         return plan

@@ -52,6 +52,7 @@ def test_backends_agree_record_for_record_on_damaged_logs(tmp_path):
     for path in corpus(tmp_path):
         python, rust = decode(path, evtx_python.read_chunk), decode(path, evtx_rust.read_chunk)
         assert (rust.records_read, rust.skipped) == (python.records_read, python.skipped)
+        assert rust.notes == python.notes
         assert rust.decoded == python.decoded, path.name
         assert not any(shifted(t) for f in python.decoded
                        for t in (f["provider"], f["computer"], f["message"], *f["data"]))
