@@ -153,8 +153,11 @@ def demo() -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--backend", type=click.Choice(["auto", "python", "rust"]), default="auto", show_default=True,
-              help="EVTX reader: the Rust `evtx` package when installed (exops[fast]), else pure Python.")
+@click.option("--backend", type=click.Choice(["auto", "python", "rust", "python-evtx"]), default="auto",
+              show_default=True,
+              help="EVTX reader: the Rust `evtx` package when installed (exops[fast]), else pure Python. "
+                   "python-evtx re-reads with the reference parser to cross-check a result: slow, and it "
+                   "stops at damage (only the chunks the header counts, up to the first broken one).")
 @friendly(exit_code=3)
 def events(paths: tuple[str, ...], fmt: str, backend: str) -> None:
     """Free/busy events in event logs, and what could not be read.

@@ -147,9 +147,11 @@ class _TemplateBody:
         else:
             out += struct.pack("<I", offset)
 
-    def _value(self, value: str | _Sub) -> None:
+    def _value(self, value: str | bytes | _Sub) -> None:
         if isinstance(value, _Sub):
             self.out += struct.pack("<BHB", 0x0D, value.index, value.vtype)
+        elif isinstance(value, bytes):      # BinXML tokens as they are: the tests craft damage
+            self.out += value
         else:
             encoded = value.encode("utf-16-le")
             self.out += struct.pack("<BBH", 0x05, _STRING, len(encoded) // 2) + encoded
@@ -171,7 +173,7 @@ class _TemplateBody:
         if children:
             out.append(0x02)
             for child in children:
-                if isinstance(child, _Sub):
+                if isinstance(child, (_Sub, str, bytes)):      # a value, text or raw tokens
                     self._value(child)
                 else:
                     self._element(child)

@@ -32,7 +32,7 @@ from pathlib import Path, PurePosixPath
 from exops.errors import ExopsError
 from exops.facts.store import Facts, kind_named
 from exops.sources.eventlog import EventLogError
-from exops.sources.evidence import EvidenceError, read_member
+from exops.sources.evidence import EvidenceError, NothingRead, read_member
 from exops.sources.ldif import LdifError
 
 SCHEMA_VERSION = 2
@@ -80,6 +80,9 @@ def open_bundle(path: str | Path, *, progress: Callable[[str], None] | None = No
                     progress(f"reading {member}")
                 try:
                     value = read_member(kind, bundle.file(member), cancel=cancel)
+                except NothingRead as exc:     # the rest of the bundle still counts
+                    facts = facts.merged(Facts(unavailable={kind.type: f"{member}: {exc}"}))
+                    continue
                 except (EvidenceError, EventLogError, LdifError) as exc:
                     raise bundle.fail(f"{member}: {exc}") from None
                 facts = facts.merged(Facts(value))

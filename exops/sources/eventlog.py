@@ -5,72 +5,73 @@ so a scan never stops at the first bad record: whatever can be read is read, and
 is counted in `LogScan.skipped` under a reason a person can act on. Only a file that is not a log
 at all raises `EventLogError`.
 
-Two EVTX backends give the same `LogScan`: pure Python (always there) and one built on the
-Rust-based `evtx` package (when installed): two independent decoders behind one walk of the file.
-The free/busy matching and grouping below is the one place that decides what a free/busy event
-is, whatever the backend or file format.
+The EVTX backends give the same `LogScan`: pure Python (always there) and one built on the
+Rust-based `evtx` package (when installed), two independent decoders behind one walk of the
+file; and `python-evtx`, the reference parser, for an analyst who wants a second opinion on a
+suspicious result (slow, and it stops where the log is damaged). The free/busy matching and
+grouping (`eventtally`) is the one place that decides what a free/busy event is, whatever the
+backend or file format.
 """
 from __future__ import annotations
 
-import re
+import os
+import select
+import stat
+import tempfile
 import threading
-from collections import Counter
-from collections.abc import Callable, Iterable
-from datetime import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
-from exops.dn import fold, prefixes_named
-from exops.facts.events import EventGroup, FreeBusyEvent, LogScan
-from exops.errors import Cancelled, ExopsError
+from exops.facts.events import LogScan
+from exops.sources import eventxml, evtx_reference
+from exops.sources.eventtally import (  # noqa: F401  (re-exported: the API callers import)
+    FREE_BUSY_EVENT_IDS, EventLogError, Progress, ScanCancelled, ScanTally)
+from exops.sources.evtx_format import CHUNK_SIZE, HEADER_SIZE
+from exops.sources.evtx_parallel import chunk_reader, scan_parallel
+from exops.sources.evtx_walk import scan_chunks
 
-# 14031 FreeBusy Assistant (folder of an AG missing), 8207 MSExchangeFBPublish (publishing failed),
-# 3047 MSExchangeIS Public Store (free/busy folder created). Provider names are unconfirmed
-# (REFERENCE.md 1), so only the "MSExchange" prefix they all share is required.
-FREE_BUSY_EVENT_IDS = frozenset({14031, 8207, 3047})
-PROVIDER_PREFIX = "msexchange"
-EXAMPLES_PER_GROUP = 3
-BACKENDS = ("auto", "python", "rust")
-
-_ERROR_CODE = re.compile(r"\b0x[0-9a-f]{8}\b", re.IGNORECASE)
-
-Progress = Callable[[int, int], None]
-
-
-class EventLogError(ExopsError):
-    """The file is not a readable event log; the message names the file and what was expected."""
-
-
-class ScanCancelled(Cancelled):
-    """The caller's cancel event was set; no partial LogScan is returned, so none is mistaken
-    for a complete one."""
+BACKENDS = ("auto", "python", "rust", "python-evtx")
+PIPE_TIMEOUT = 30.0                  # seconds a pipe may stay silent before the scan gives up
+MAX_PIPED = 4 << 30                  # a pipe is copied to a temporary file, up to this size
+PARALLEL_FROM = 64                   # chunks (4 MiB) from which a log is read by several processes
+_PIPE_BLOCK = 1 << 20
 
 
 def scan_log(path: str | Path, *, backend: str = "auto", cancel: threading.Event | None = None,
-             progress: Progress | None = None) -> LogScan:
+             progress: Progress | None = None, workers: int | None = None) -> LogScan:
     """Count the records of one log and group its free/busy events.
 
-    `backend` chooses the EVTX reader ("python", "rust", or "auto": Rust when importable); XML
-    exports are always read with the standard library. `cancel` is checked between chunks (EVTX)
-    or 64 KiB blocks (XML), `progress(done_bytes, total_bytes)` is called as often. Raises
-    EventLogError for a file that is not a log, ScanCancelled once `cancel` is set.
-    """
-    from exops.sources import eventxml, evtx_python
+    `backend` chooses the EVTX reader ("python", "rust", "python-evtx", or "auto": Rust when
+    importable); XML exports are always read with the standard library. `cancel` is checked
+    between chunks (EVTX) or 64 KiB blocks (XML), `progress(done_bytes, total_bytes)` is called
+    as often. Raises EventLogError for a file that is not a log, ScanCancelled once `cancel` is
+    set. A log that yields no record still returns a LogScan, whose notes say why.
 
+    An .evtx of PARALLEL_FROM chunks or more is read by `workers` processes (every core unless
+    told), with the same result as one process gives.
+    """
     path = Path(path)
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-    kind = _sniff(path)
-    tally = ScanTally(str(path))
-    if kind == "xml":
-        eventxml.scan(path, tally, cancel, progress)
-        return tally.result("xml")
-    chosen = _evtx_backend(backend)
-    if chosen == "rust":
-        from exops.sources import evtx_rust
-        evtx_rust.scan(path, tally, cancel, progress)
-    else:
-        evtx_python.scan(path, tally, cancel, progress)
-    return tally.result(chosen)
+    with open_log(path) as stream:
+        kind = _sniff(path, stream)
+        tally = ScanTally(str(path))
+        if kind == "xml":
+            eventxml.scan(stream, tally, cancel, progress)
+            return tally.result("xml")
+        chosen = _evtx_backend(backend)
+        if chosen == "python-evtx":
+            evtx_reference.scan(stream, tally, cancel, progress)
+        elif _workers(stream, workers) > 1:
+            # the workers open the file themselves: the log, or the copy of what a pipe gave
+            named = stream.name if isinstance(stream.name, str) else os.path.abspath(path)
+            scan_parallel(named, stream, tally, cancel, progress, chosen,
+                          _workers(stream, workers))
+        else:
+            scan_chunks(stream, tally, cancel, progress, chunk_reader(chosen))
+        return tally.result(chosen)
 
 
 def rust_available() -> bool:
@@ -82,8 +83,8 @@ def rust_available() -> bool:
 
 
 def _evtx_backend(requested: str) -> str:
-    if requested == "python":
-        return "python"
+    if requested in ("python", "python-evtx"):
+        return requested
     if rust_available():
         return "rust"
     if requested == "rust":
@@ -91,92 +92,76 @@ def _evtx_backend(requested: str) -> str:
     return "python"
 
 
-def _sniff(path: Path) -> str:
+def _workers(stream: BinaryIO, requested: int | None) -> int:
+    if requested is not None:
+        return requested
+    if os.fstat(stream.fileno()).st_size < HEADER_SIZE + PARALLEL_FROM * CHUNK_SIZE:
+        return 1                     # starting the processes would cost more than it saves
+    return os.cpu_count() or 1
+
+
+@contextmanager
+def open_log(path: Path, timeout: float = PIPE_TIMEOUT) -> Iterator[BinaryIO]:
+    """The log, opened once and seekable.
+
+    A pipe or FIFO (`--evtx <(cat log)`, `/dev/stdin`) is copied to a temporary file as it
+    arrives: the readers seek, and a pipe read twice loses what the first read took. It is
+    opened without blocking, so a FIFO nobody writes to fails after `timeout` seconds of
+    silence instead of hanging. Devices and sockets are refused.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise EventLogError(f"{path}: unreadable ({exc.strerror or exc})") from None
+    mode = os.fstat(fd).st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+        os.close(fd)
+        kind = "Is a directory" if stat.S_ISDIR(mode) else "not a file or a pipe"
+        raise EventLogError(f"{path}: unreadable ({kind})")
+    if stat.S_ISREG(mode):
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb") as stream:
+            yield stream
+        return
+    with os.fdopen(fd, "rb", buffering=0) as pipe, tempfile.NamedTemporaryFile() as copy:
+        _copy_pipe(path, pipe, copy, timeout)
+        copy.seek(0)
+        yield copy
+
+
+def _copy_pipe(path: Path, pipe: BinaryIO, copy: BinaryIO, timeout: float) -> None:
+    poller = select.poll()
+    poller.register(pipe.fileno(), select.POLLIN)
+    copied = 0
+    while True:
+        if not poller.poll(timeout * 1000):
+            raise EventLogError(f"{path}: nothing arrived through the pipe for {timeout:g} s "
+                                "(does anything write to it?)")
+        try:
+            block = pipe.read(_PIPE_BLOCK)
+        except BlockingIOError:
+            continue
+        if not block:
+            return
+        copied += len(block)
+        if copied > MAX_PIPED:
+            raise EventLogError(f"{path}: more than {MAX_PIPED >> 30} GiB through a pipe; "
+                                "save the log to a file and scan that")
+        copy.write(block)
+
+
+def _sniff(path: Path, stream: BinaryIO) -> str:
     """'evtx' or 'xml' from the first bytes, whatever the file is called."""
     try:
-        with path.open("rb") as stream:
-            head = stream.read(64)
+        head = stream.read(64)
+        stream.seek(0)
     except OSError as exc:
         raise EventLogError(f"{path}: unreadable ({exc.strerror or exc})") from None
     if not head:
         raise EventLogError(f"{path}: empty file; expected an .evtx log or a wevtutil XML export")
     if head.startswith(b"ElfFile\x00"):
         return "evtx"
-    from exops.sources.eventxml import looks_like_xml
-    if looks_like_xml(head):
+    if eventxml.looks_like_xml(head):
         return "xml"
     raise EventLogError(f"{path}: not an event log; expected an .evtx file (ElfFile header) "
                         "or a wevtutil XML export (<Event> elements)")
-
-
-class ScanTally:
-    """What one scan has seen so far; the backends feed it, `result` freezes it into a LogScan.
-
-    Backends compare each record's event ID with `event_ids` themselves (that test runs for every
-    record, so it must stay a set lookup) and only decode and `add` the few that pass.
-    """
-
-    event_ids: Iterable[int] = FREE_BUSY_EVENT_IDS
-
-    def __init__(self, source: str):
-        self.source = source
-        self.records_read = 0
-        self.skipped: Counter[str] = Counter()
-        self.notes: list[str] = []
-        self._groups: dict[tuple[int, str, str], _Group] = {}
-
-    def skip(self, reason: str, count: int = 1) -> None:
-        self.skipped[reason] += count
-
-    def note(self, text: str) -> None:
-        self.notes.append(text)
-
-    def add(self, *, event_id: int, provider: str, time: datetime, computer: str, record_id: int,
-            data: tuple[str, ...], message: str) -> None:
-        """One decoded record whose ID is in `event_ids`; kept if its provider is Exchange's."""
-        if not provider.casefold().startswith(PROVIDER_PREFIX):
-            return
-        texts = (*data, message)
-        dns = tuple(prefixes_named(texts))
-        codes = [m.group(0).lower() for t in texts for m in _ERROR_CODE.finditer(t)]
-        event = FreeBusyEvent(event_id=event_id, provider=provider, time=time, computer=computer,
-                              record_id=record_id, dns=dns, error_code=codes[0] if codes else None,
-                              message=message or " | ".join(data), source=self.source)
-        for dn in dns or ("",):
-            key = (event_id, fold(dn), fold(computer))
-            self._groups.setdefault(key, _Group(event, dn)).add(event, codes)
-
-    def result(self, backend: str) -> LogScan:
-        groups = tuple(self._groups[k].freeze() for k in sorted(self._groups))
-        return LogScan(path=self.source, backend=backend, records_read=self.records_read,
-                       skipped=dict(sorted(self.skipped.items())), groups=groups,
-                       notes=tuple(self.notes))
-
-
-class _Group:
-    """The running totals of one EventGroup."""
-
-    def __init__(self, first: FreeBusyEvent, dn: str):
-        self.event_id, self.provider, self.computer, self.dn = (
-            first.event_id, first.provider, first.computer, dn)
-        self.count = 0
-        self.first_seen = self.last_seen = first.time
-        self.codes: dict[str, None] = {}
-        self.per_day: Counter[str] = Counter()
-        self.examples: list[FreeBusyEvent] = []
-
-    def add(self, event: FreeBusyEvent, codes: list[str]) -> None:
-        self.count += 1
-        self.first_seen = min(self.first_seen, event.time)
-        self.last_seen = max(self.last_seen, event.time)
-        self.codes.update(dict.fromkeys(codes))
-        self.per_day[event.time.strftime("%Y-%m-%d")] += 1
-        if len(self.examples) < EXAMPLES_PER_GROUP:
-            self.examples.append(event)
-
-    def freeze(self) -> EventGroup:
-        return EventGroup(event_id=self.event_id, provider=self.provider, dn=self.dn,
-                          computer=self.computer, count=self.count, first_seen=self.first_seen,
-                          last_seen=self.last_seen, error_codes=tuple(self.codes),
-                          per_day=dict(sorted(self.per_day.items())),
-                          examples=tuple(self.examples))

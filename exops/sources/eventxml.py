@@ -2,21 +2,24 @@
 renders for each record.
 
 wevtutil writes a bare sequence of <Event> elements with no root element, so the export is fed to
-a pull parser inside a wrapper element, one 64 KiB block at a time, and each event is dropped as
-soon as it is read: memory stays flat however long the export is.
+a pull parser inside a wrapper element, one 64 KiB block at a time, and each element outside an
+event, and each event, is dropped as soon as it is read: memory stays flat however long the
+export is and whatever else it holds. A character the XML standard forbids (a control character,
+or a reference to a lone surrogate, as a damaged export can hold) becomes U+FFFD rather than
+ending the scan.
 """
 from __future__ import annotations
 
 import codecs
+import os
 import re
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from exops.sources.eventlog import EventLogError, Progress, ScanCancelled, ScanTally
+from exops.sources.eventtally import EventLogError, Progress, ScanCancelled, ScanTally
 
 BLOCK = 0x10000
 _WRAPPER = "exops-events"
@@ -27,6 +30,9 @@ _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
          (codecs.BOM_UTF16_BE, "utf-16-be"))
 DATA_SECTIONS = ("EventData", "UserData")     # where data items live, in both readers
 _UTC = timezone.utc
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_REFERENCE = re.compile(r"&#(?:x([0-9A-Fa-f]{1,8})|([0-9]{1,10}));")
+_CUT_REFERENCE = re.compile(r"&#?[0-9A-Za-z]{0,10}\Z")     # a reference a block boundary cut
 
 
 def parse_time(text: str | None) -> datetime | None:
@@ -78,14 +84,15 @@ def fields_from_string(xml: str) -> dict[str, Any] | None:
         return None
 
 
-def scan(path: Path, tally: ScanTally, cancel: threading.Event | None,
+def scan(stream: BinaryIO, tally: ScanTally, cancel: threading.Event | None,
          progress: Progress | None) -> None:
+    path = tally.source
     parser = ET.XMLPullParser(events=("start", "end"))
     parser.feed(f"<{_WRAPPER}>")
     open_elements: list[ET.Element] = []
     events = 0
     try:
-        for text in _decoded_blocks(path, cancel, progress):
+        for text in _valid_blocks(_decoded_blocks(stream, path, cancel, progress)):
             parser.feed(text)
             events += _read_events(parser, open_elements, tally)
         parser.feed(f"</{_WRAPPER}>")
@@ -98,27 +105,45 @@ def scan(path: Path, tally: ScanTally, cancel: threading.Event | None,
                             "expected a wevtutil export (wevtutil qe <log> /f:xml)")
 
 
-def _decoded_blocks(path: Path, cancel: threading.Event | None,
+def _decoded_blocks(stream: BinaryIO, path: str, cancel: threading.Event | None,
                     progress: Progress | None) -> Iterator[str]:
     """The export as text, 64 KiB at a time, its XML declaration blanked out: the wrapper
     element comes first, and a declaration anywhere but at the start is an error."""
-    total = path.stat().st_size
+    total = os.fstat(stream.fileno()).st_size
     decoder = None
-    with path.open("rb") as stream:
-        while True:
-            if cancel is not None and cancel.is_set():
-                raise ScanCancelled(str(path))
-            block = stream.read(BLOCK)
-            if decoder is None:
-                decoder, block = _decoder(block)
-                yield _DECLARATION.sub(lambda m: "\n" * m.group(0).count("\n"),
-                                       decoder.decode(block))
-            else:
-                yield decoder.decode(block, final=not block)
-            if not block:
-                return
-            if progress is not None:
-                progress(stream.tell(), total)
+    while True:
+        if cancel is not None and cancel.is_set():
+            raise ScanCancelled(path)
+        block = stream.read(BLOCK)
+        if decoder is None:
+            decoder, block = _decoder(block)
+            yield _DECLARATION.sub(lambda m: "\n" * m.group(0).count("\n"),
+                                   decoder.decode(block))
+        else:
+            yield decoder.decode(block, final=not block)
+        if not block:
+            return
+        if progress is not None:
+            progress(stream.tell(), total)
+
+
+def _valid_blocks(blocks: Iterator[str]) -> Iterator[str]:
+    """The blocks with every character XML forbids replaced by U+FFFD, raw or as a character
+    reference; a reference cut by the end of a block is completed from the next one."""
+    held = ""
+    for block in blocks:
+        text = held + block
+        cut = _CUT_REFERENCE.search(text)
+        held, text = (text[cut.start():], text[:cut.start()]) if cut else ("", text)
+        yield _REFERENCE.sub(_valid_reference, _FORBIDDEN.sub("\ufffd", text))
+    yield _REFERENCE.sub(_valid_reference, _FORBIDDEN.sub("\ufffd", held))
+
+
+def _valid_reference(match: re.Match) -> str:
+    code = int(match[1], 16) if match[1] else int(match[2])
+    allowed = (code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD
+               or 0x10000 <= code <= 0x10FFFF)
+    return match[0] if allowed else "&#xFFFD;"
 
 
 def _read_events(parser: ET.XMLPullParser, open_elements: list[ET.Element],
@@ -130,11 +155,13 @@ def _read_events(parser: ET.XMLPullParser, open_elements: list[ET.Element],
             open_elements.append(element)
             continue
         open_elements.pop()
-        if _local(element.tag) == "Event" and not any(
-                _local(e.tag) == "Event" for e in open_elements):
+        if any(_local(e.tag) == "Event" for e in open_elements):
+            continue                                 # part of an event still being read
+        if _local(element.tag) == "Event":
             _read_event(element, tally)
-            open_elements[-1].remove(element)
             events += 1
+        if open_elements:                            # the wrapper itself ends last
+            open_elements[-1].remove(element)
     return events
 
 
@@ -174,7 +201,7 @@ def _decoder(head: bytes) -> tuple[codecs.IncrementalDecoder, bytes]:
         return codecs.getincrementaldecoder("utf-8")("replace"), head
 
 
-def _parse_error(path: Path, exc: ET.ParseError) -> str:
+def _parse_error(path: str, exc: ET.ParseError) -> str:
     line, column = exc.position
     if line == 1:
         column -= len(_WRAPPER) + 2

@@ -14,6 +14,7 @@ from exops.errors import ExopsError
 from exops.facts.events import EventFacts
 from exops.facts.store import FactKind, Facts
 from exops.sources.eventlog import scan_log
+from exops.sources.eventtally import NOTHING_READ
 from exops.sources.ldif import read_ldif_facts
 
 Activity = Callable[[str], None]
@@ -21,6 +22,11 @@ Activity = Callable[[str], None]
 
 class EvidenceError(ExopsError):
     """An evidence file that cannot be read as the facts it should hold."""
+
+
+class NothingRead(EvidenceError):
+    """A file that was read but held nothing (a header-only or wholly damaged log): reading
+    nothing is not evidence that all is well, so its facts are unavailable, not empty."""
 
 
 def read_member(kind: FactKind, path: Path, *, cancel: threading.Event | None = None) -> Any:
@@ -36,7 +42,10 @@ def read_member(kind: FactKind, path: Path, *, cancel: threading.Event | None = 
     if kind.name == "directory" and suffix in (".ldf", ".ldif"):
         return read_ldif_facts(path)
     if kind.name == "events":
-        return EventFacts(scans=(scan_log(path, cancel=cancel),))
+        scan = scan_log(path, cancel=cancel)
+        if not scan.records_read:
+            raise NothingRead(next((n for n in scan.notes if n.startswith(NOTHING_READ)), NOTHING_READ))
+        return EventFacts(scans=(scan,))
     raise EvidenceError(f"exops does not read {kind.name} facts from {suffix or 'such'} files")
 
 

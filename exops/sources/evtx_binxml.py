@@ -9,32 +9,44 @@ field of every sample record.
 """
 from __future__ import annotations
 
+import functools
 import html
 import struct
 from collections.abc import Iterator
+from itertools import accumulate
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO, NamedTuple
 
+from exops.sources.eventtally import valid_text
 from exops.sources.eventxml import DATA_SECTIONS, parse_time
 from exops.sources.evtx_format import CHUNK_MAGIC, CHUNK_SIZE, HEADER_SIZE, RECORDS_START, Record
 from exops.sources.evtx_values import BXML, STRINGS, filetime, render_value, written_time
 
 MAX_VALUES = 0x1000
-MAX_NESTING = 8
+MAX_NESTING = 8                  # fragments embedded in fragments
+MAX_DEPTH = 32                   # elements inside elements (Windows writes fewer than 10)
+# What reading one record may cost, whatever its bytes say: a record can embed the same fragment
+# many times over, each embedding it many times again, and expand exponentially.
+MAX_FRAGMENTS = 64               # embedded fragments visited
+MAX_TEXT = 1 << 20               # characters rendered
+# What the template cache may hold for one file (in element path entries, about 8 bytes each);
+# real logs use a few hundred small templates, a crafted one can define a deep one per record.
+MAX_CACHED = 1 << 20
+MAX_INDEXED = 1 << 16            # template IDs remembered for borrowing (real logs: hundreds)
+TOO_DEEP = "record whose XML nests too deep"
+TOO_LARGE = "record whose embedded XML expands too far"
+SHIFTED = "record with text read at a shifted offset"
 _U16, _U32, _U64 = struct.Struct("<H"), struct.Struct("<I"), struct.Struct("<Q")
 _INSTANCE = struct.Struct("<II")               # template id, template offset
+_INNER = ("",)                                 # the prefix of a fragment read only for its cost
 
 
-class _ValueTables(dict):
-    """struct formats for a value table of n entries (size u16, type u8, padding)."""
-
-    def __missing__(self, count: int) -> struct.Struct:
-        self[count] = struct.Struct("<" + "HBx" * count)
-        return self[count]
-
-
-_VALUE_TABLES = _ValueTables()
+@functools.lru_cache(maxsize=64)
+def _value_table(count: int) -> struct.Struct:
+    """The struct format of a value table of `count` entries (size u16, type u8, padding);
+    bounded, as each count gets its own and a crafted log can use every count up to 4096."""
+    return struct.Struct("<" + "HBx" * count)
 
 
 class RecordDamage(Exception):
@@ -80,6 +92,8 @@ class TemplatePlan:
     record_id: Parts = ()
     message: Parts = ()
     data: tuple[Parts | Nested, ...] = ()
+    refs: tuple[int, ...] = ()            # every substitution the template uses, as often
+    literal: int = 0                      # characters of its own names and text
 
 
 def _plan(elements: list[Element], prefix: tuple[str, ...]) -> TemplatePlan | str:
@@ -102,6 +116,10 @@ def _plan(elements: list[Element], prefix: tuple[str, ...]) -> TemplatePlan | st
     event_id = text_of("System", "EventID")
     if not event_id and not prefix:
         return "record without an EventID"
+    refs = [p for e in elements for parts in (e.text, *e.attributes.values()) for p in parts
+            if type(p) is int]
+    literal = sum(2 * len(e.path[-1]) + 5 + sum(len(a) + 4 for a in e.attributes)
+                  + sum(len(p) for p in e.text if type(p) is str) for e in elements)
     return TemplatePlan(
         event_id=event_id,
         event_id_index=_single_index(event_id),
@@ -111,6 +129,8 @@ def _plan(elements: list[Element], prefix: tuple[str, ...]) -> TemplatePlan | st
         record_id=text_of("System", "EventRecordID"),
         message=text_of("RenderingInfo", "Message"),
         data=tuple(data),
+        refs=(*refs, *(i for e in elements for i in e.fragments)),
+        literal=literal,
     )
 
 
@@ -131,7 +151,8 @@ class TemplateCache:
         self._stream = stream
         self._elements: dict[bytes, list[Element] | str] = {}      # str: why it is unreadable
         self._plans: dict[tuple[bytes, tuple[str, ...]], TemplatePlan | str] = {}
-        self._ids: dict[int, bytes] | None = None
+        self._ids: dict[int, tuple[int, int]] | None = None       # id -> (chunk, offset)
+        self._cached = 0                                           # path entries held
 
     def plan(self, data: bytes, offset: int, prefix: tuple[str, ...]) -> TemplatePlan | str:
         """The plan of the template defined at `offset` of the chunk `data`."""
@@ -143,12 +164,13 @@ class TemplateCache:
     def borrow(self, template_id: int, prefix: tuple[str, ...]) -> TemplatePlan | None:
         if self._ids is None:
             self._ids = self._index()
-        definition = self._ids.get(template_id)
-        plan = None if definition is None else self._plan(definition, prefix)
-        if isinstance(plan, str):
+        where = self._ids.get(template_id)
+        if where is None:
             return None
-        self.borrowed += plan is not None and not prefix
-        return plan
+        self._stream.seek(where[0])
+        data = self._stream.read(CHUNK_SIZE)
+        plan = self.plan(data, where[1], prefix)
+        return None if isinstance(plan, str) else plan
 
     def _parse(self, data: bytes, offset: int) -> bytes | None:
         """The template's definition, its elements parsed once. Names are resolved against the
@@ -158,27 +180,44 @@ class TemplateCache:
         size = _U32.unpack_from(data, offset + 20)[0]
         definition = data[offset + 4:offset + 24 + size]
         if definition not in self._elements:
-            self._elements[definition] = template_elements(data, offset + 24, offset + 24 + size)
+            elements = template_elements(data, offset + 24, offset + 24 + size)
+            self._hold(1 if isinstance(elements, str) else sum(len(e.path) for e in elements))
+            self._elements[definition] = elements
         return definition
+
+    def _hold(self, weight: int) -> None:
+        """Make room for `weight` more path entries: past MAX_CACHED the cache starts again
+        (templates are parsed again when needed, which costs time, not memory)."""
+        if self._cached + weight > MAX_CACHED:
+            self._elements.clear()
+            self._plans.clear()
+            self._cached = 0
+        self._cached += weight
 
     def _plan(self, definition: bytes, prefix: tuple[str, ...]) -> TemplatePlan | str:
         key = (definition, prefix)
         plan = self._plans.get(key)
         if plan is None:
             elements = self._elements[definition]
-            plan = self._plans[key] = (elements if isinstance(elements, str)
-                                       else _plan(elements, prefix))
+            plan = elements if isinstance(elements, str) else _plan(elements, prefix)
+            self._hold(1 if isinstance(elements, str) else len(elements))
+            self._elements[definition] = elements     # kept even if the cache started again
+            self._plans[key] = plan
         return plan
 
-    def _index(self) -> dict[int, bytes]:
-        """Template ID -> definition, over the templates every intact chunk header lists."""
-        ids: dict[int, bytes] = {}
-        self._stream.seek(HEADER_SIZE)
+    def _index(self) -> dict[int, tuple[int, int]]:
+        """Template ID -> (chunk, offset) of a readable definition, over the templates every
+        intact chunk header lists."""
+        ids: dict[int, tuple[int, int]] = {}
+        chunk = HEADER_SIZE
+        self._stream.seek(chunk)
         while len(data := self._stream.read(CHUNK_SIZE)) == CHUNK_SIZE:
             for offset, template_id in listed_templates(data):
-                definition = self._parse(data, offset)
-                if definition and not isinstance(self._elements[definition], str):
-                    ids.setdefault(template_id, definition)
+                if template_id not in ids and not isinstance(self.plan(data, offset, _INNER), str):
+                    ids[template_id] = (chunk, offset)
+                if len(ids) >= MAX_INDEXED:
+                    return ids
+            chunk += CHUNK_SIZE
         return ids
 
 
@@ -203,7 +242,9 @@ def template_elements(data: bytes, start: int, end: int) -> list[Element] | str:
         return _fragment_elements(data, start, end, template=True)
     except UnicodeDecodeError:
         return "record with a broken string"
-    except (RecordDamage, struct.error, IndexError):
+    except RecordDamage as damage:
+        return damage.reason
+    except (struct.error, IndexError, ValueError, OverflowError):
         return "record whose template is unreadable"
 
 
@@ -224,6 +265,8 @@ def _fragment_elements(data: bytes, pos: int, end: int, *, template: bool) -> li
         if kind == 0x01:                                     # element start
             name, pos = _name(data, _U32.unpack_from(data, pos + name_at)[0], pos, name_at + 4)
             pos += 4 if token & 0x40 else 0                  # size of the attribute list
+            if len(open_elements) >= MAX_DEPTH:
+                raise RecordDamage(TOO_DEEP)
             path = (*open_elements[-1][1], name) if open_elements else (name,)
             open_elements.append((len(elements), path, {}, [], []))
             elements.append(Element(path, {}, (), ()))
@@ -265,7 +308,7 @@ def _content(data: bytes, pos: int, kind: int) -> tuple[int | str | None, bool, 
         text, pos = _inline_value(data, pos)
         return text, False, pos
     if kind == 0x08:                                         # character reference
-        return chr(_U16.unpack_from(data, pos + 1)[0]), False, pos + 3
+        return valid_text(chr(_U16.unpack_from(data, pos + 1)[0])), False, pos + 3
     if kind == 0x09:                                         # entity reference
         name, pos = _name(data, _U32.unpack_from(data, pos + 1)[0], pos, 5)
         return html.unescape(f"&{name};"), False, pos
@@ -310,6 +353,7 @@ class Values(NamedTuple):
     sizes: tuple[int, ...]
     types: tuple[int, ...]
     end: int                          # values never reach past the record
+    borrowed: bool = False            # its plan came from another chunk's copy of the template
 
 
 class ChunkReader:
@@ -320,10 +364,17 @@ class ChunkReader:
         self._data = data
         self._templates = templates
         self._plans: dict[tuple[int, tuple[str, ...]], TemplatePlan] = {}
+        self._borrowed: dict[tuple[int, tuple[str, ...]], TemplatePlan] = {}
 
     def event_id(self, record: Record) -> int:
+        """The record's EventID; the readers call this once per record, so it also counts
+        the records read with a borrowed template."""
         offset, size, _, _ = record
         values = self._fragment(offset + 24, offset + size, ())
+        self._templates.borrowed += values.borrowed
+        return self._event_id(values)
+
+    def _event_id(self, values: Values) -> int:
         index = values.plan.event_id_index
         if index is not None and index < len(values.types) and values.types[index] == 0x06:
             start = values.start + sum(values.sizes[:index])
@@ -336,12 +387,14 @@ class ChunkReader:
             raise RecordDamage("record without a readable EventID") from None
 
     def fields(self, record: Record) -> dict[str, Any]:
-        """Everything ScanTally.add takes; broken values come out as "" rather than failing."""
+        """Everything ScanTally.add takes; broken values come out as "" rather than failing.
+        A record that would expand too far (`expansion`) is damage."""
+        self.expansion(record)
         offset, size, record_id, written = record
         values = self._fragment(offset + 24, offset + size, ())
         plan = values.plan
-        return {
-            "event_id": self.event_id(record),
+        fields = {
+            "event_id": self._event_id(values),
             "provider": self._join(plan.provider, values),
             "time": self._time(values) or written_time(written),
             "computer": self._join(plan.computer, values),
@@ -349,6 +402,36 @@ class ChunkReader:
             "data": tuple(self._data_items(values, 0)),
             "message": self._join(plan.message, values),
         }
+        texts = (fields["provider"], fields["computer"], fields["message"], *fields["data"])
+        if any(map(shifted, texts)):
+            raise RecordDamage(SHIFTED)
+        return fields
+
+    def expansion(self, record: Record) -> int:
+        """How many characters rendering the whole record would make, at most: checked before
+        a chunk goes to a parser that renders every record (the Rust one), which would
+        otherwise allocate without limit. Raises RecordDamage past MAX_TEXT."""
+        offset, size, _, _ = record
+        budget = _Budget()
+        self._expansion(self._fragment(offset + 24, offset + size, ()), 0, budget)
+        return budget.text
+
+    def _expansion(self, values: Values, depth: int, budget: _Budget) -> None:
+        budget.enter(depth)
+        budget.charge(values.plan.literal)
+        starts = list(accumulate(values.sizes, initial=values.start))
+        for index in values.plan.refs:
+            if index >= len(values.types):
+                continue
+            start, size = starts[index], values.sizes[index]
+            if values.types[index] == BXML:
+                try:
+                    inner = self._fragment(start, min(start + size, values.end), _INNER)
+                except RecordDamage:
+                    continue                         # not read, so it costs nothing
+                self._expansion(inner, depth + 1, budget)
+            else:
+                budget.charge(4 * size + 16)         # hex doubles bytes; escapes add more
 
     def _fragment(self, pos: int, end: int, prefix: tuple[str, ...]) -> Values:
         """The plan and value table of the BinXML fragment at `pos` (a record's, or one
@@ -365,22 +448,31 @@ class ChunkReader:
             if template_offset > pos:                    # defined here, inside the record
                 pos += 24 + _U32.unpack_from(data, template_offset + 20)[0]
             pos += 10
-            plan = (self._plans.get((template_offset, prefix))
-                    or self._plan(template_offset, template_id, prefix))
+            plan = self._plans.get((template_offset, prefix))
+            borrowed = False
+            if plan is None:                             # new here, or borrowed
+                plan = self._plan(template_offset, template_id, prefix)
+                borrowed = (template_offset, prefix) in self._borrowed
             count = _U32.unpack_from(data, pos)[0]
             if count > MAX_VALUES or pos + 4 + 4 * count > end:
                 raise RecordDamage("record with a broken value table")
-            table = _VALUE_TABLES[count].unpack_from(data, pos + 4)
+            table = _value_table(count).unpack_from(data, pos + 4)
         except (struct.error, IndexError):
             raise RecordDamage("record cut short") from None
-        return Values(plan, pos + 4 + 4 * count, table[0::2], table[1::2], end)
+        sizes = table[0::2]
+        if pos + 4 + 4 * count + sum(sizes) > end:    # values would be read from other bytes
+            raise RecordDamage("record with a broken value table")
+        return Values(plan, pos + 4 + 4 * count, sizes, table[1::2], end, borrowed)
 
     def _plan(self, offset: int, template_id: int, prefix: tuple[str, ...]) -> TemplatePlan:
+        if (offset, prefix) in self._borrowed:
+            return self._borrowed[offset, prefix]
         plan = self._templates.plan(self._data, offset, prefix)
         if isinstance(plan, str):
             borrowed = self._templates.borrow(template_id, prefix)
             if borrowed is None:
                 raise RecordDamage(plan)
+            self._borrowed[offset, prefix] = borrowed
             return borrowed
         self._plans[offset, prefix] = plan
         return plan
@@ -391,7 +483,7 @@ class ChunkReader:
             plan = _plan(_fragment_elements(self._data, pos, end, template=False), prefix)
         except UnicodeDecodeError:
             raise RecordDamage("record with a broken string") from None
-        except (struct.error, IndexError):
+        except (struct.error, IndexError, ValueError, OverflowError):
             raise RecordDamage("record with unreadable XML") from None
         if isinstance(plan, str):
             raise RecordDamage(plan)
@@ -444,6 +536,35 @@ class ChunkReader:
             if start + 8 <= values.end:
                 return filetime(_U64.unpack_from(self._data, start)[0])
         return parse_time(self._join(values.plan.time, values))
+
+
+class _Budget:
+    """What reading one record has cost so far; RecordDamage once it is more than a record
+    can honestly cost (MAX_FRAGMENTS, MAX_NESTING, MAX_TEXT)."""
+
+    def __init__(self) -> None:
+        self.fragments = 0
+        self.text = 0
+
+    def enter(self, depth: int) -> None:
+        self.fragments += 1
+        if self.fragments > MAX_FRAGMENTS or depth > MAX_NESTING:
+            raise RecordDamage(TOO_LARGE)
+
+    def charge(self, characters: int) -> None:
+        self.text += characters
+        if self.text > MAX_TEXT:
+            raise RecordDamage(TOO_LARGE)
+
+
+def shifted(text: str) -> bool:
+    """Whether `text` looks like UTF-16 read one byte off: ASCII read that way turns into
+    characters U+xx00, which no language writes one after another. A damaged value table
+    shifts every value after it, and such text must not become evidence."""
+    if len(text) < 4:
+        return False
+    odd = sum(1 for c in text if ord(c) > 0xFF and not ord(c) & 0xFF)
+    return 4 * odd >= 3 * len(text)
 
 
 def _xml_text(text: str) -> str:

@@ -1,5 +1,4 @@
-"""The pure-Python EVTX backend: the shared chunk walk, with every record read by the BinXML
-reader.
+"""The pure-Python EVTX backend: every record of a chunk read by the BinXML reader.
 
 Rendering every record to XML with python-evtx runs at a few hundred records a second. Here each
 *template* is parsed once per file, which tells where EventID, Provider and the data items sit
@@ -8,30 +7,28 @@ and only records with a free/busy event ID get their values turned into text.
 """
 from __future__ import annotations
 
-import threading
-from pathlib import Path
+from typing import Any
 
-from exops.sources.eventlog import Progress, ScanTally
+from exops.sources.eventtally import ScanTally
 from exops.sources.evtx_binxml import ChunkReader, RecordDamage
 from exops.sources.evtx_format import Record
-from exops.sources.evtx_walk import ChunkWalk, scan_chunks
+from exops.sources.evtx_walk import ChunkWalk
+
+Candidate = tuple[Record, dict[str, Any]]
 
 
-def scan(path: Path, tally: ScanTally, cancel: threading.Event | None,
-         progress: Progress | None) -> None:
-    scan_chunks(path, tally, cancel, progress, read_chunk)
-
-
-def read_chunk(chunk: bytes, walk: ChunkWalk, reader: ChunkReader, tally: ScanTally) -> None:
-    tally.records_read += sum(read_record(reader, record, tally) for record in walk.records)
-
-
-def read_record(reader: ChunkReader, record: Record, tally: ScanTally) -> bool:
-    """Read one record, adding it to the tally if it is a candidate; False if it is damaged."""
-    try:
-        if reader.event_id(record) in tally.event_ids:
-            tally.add(**reader.fields(record))
-    except RecordDamage as damage:
-        tally.skip(damage.reason)
-        return False
-    return True
+def read_chunk(chunk: bytes, walk: ChunkWalk, reader: ChunkReader,
+               tally: ScanTally) -> list[Candidate]:
+    """Count the chunk's records into the tally; returns the free/busy candidates added."""
+    candidates: list[Candidate] = []
+    for record in walk.records:
+        try:
+            if reader.event_id(record) in tally.event_ids:
+                fields = reader.fields(record)
+                candidates.append((record, fields))
+                tally.add(**fields)
+        except RecordDamage as damage:
+            tally.skip(damage.reason)
+            continue
+        tally.records_read += 1
+    return candidates

@@ -1,32 +1,35 @@
-"""The Rust-based `evtx` backend: the same walk as the pure-Python one, with each chunk's records
-decoded by the `evtx` package.
+"""The Rust-based `evtx` backend: the pure-Python reading, cross-checked record for record by the
+`evtx` package on every free/busy candidate.
 
-Each chunk is handed to the Rust parser on its own (behind a clean one-chunk file header), so
-cancellation and progress work per chunk as in the Python backend. The Rust parser raises
-`RuntimeError` for a record it cannot decode and then carries on; such records, and whole chunks
-it refuses (a zeroed header), are read by the Python reader instead, so both backends recover
-exactly the same records.
+Which records exist, which are damaged, what their EventIDs and fields are, is decided by the
+Python reader in both backends, so the two report the same events on any log, damaged or not:
+on damaged data two decoders that each guess differently would otherwise disagree, and a guess
+can turn garbage into a finding. The Rust parser renders each chunk that holds a candidate and
+its reading is compared with the Python one; where they differ the notes count it, so an
+analyst knows which results to cross-check (`--backend python-evtx`).
+
+The Rust parser renders whole chunks, everything it is given however far a crafted record
+expands (it allocates until the process aborts): so it only sees a chunk whose every record
+the Python reader found sound and bounded (`ChunkReader.expansion`). Each chunk is handed over
+on its own, behind a clean one-chunk file header.
 """
 from __future__ import annotations
 
 import io
-import re
 import struct
-import threading
 import zlib
-from pathlib import Path
+from typing import Any
 
 import evtx
 
-from exops.sources.eventlog import Progress, ScanTally
+from exops.sources import evtx_python
+from exops.sources.eventtally import ScanTally
 from exops.sources.eventxml import fields_from_string
-from exops.sources.evtx_binxml import ChunkReader
-from exops.sources.evtx_format import HEADER_SIZE
-from exops.sources.evtx_python import read_record
+from exops.sources.evtx_binxml import ChunkReader, RecordDamage
+from exops.sources.evtx_format import HEADER_SIZE, Record
 from exops.sources.evtx_values import written_time
-from exops.sources.evtx_walk import ChunkWalk, scan_chunks
-
-_EVENT_ID = re.compile(r"<EventID\b[^>]*>\s*(\d+)\s*<")
+from exops.sources.evtx_python import Candidate
+from exops.sources.evtx_walk import ChunkWalk
 
 
 def _one_chunk_header() -> bytes:
@@ -36,36 +39,44 @@ def _one_chunk_header() -> bytes:
 
 
 _HEADER = _one_chunk_header()
+DISPUTED = ("free/busy records the Rust parser reads differently (damaged); "
+            "the Python reading was kept")
 
 
-def scan(path: Path, tally: ScanTally, cancel: threading.Event | None,
-         progress: Progress | None) -> None:
-    scan_chunks(path, tally, cancel, progress, read_chunk)
+def read_chunk(chunk: bytes, walk: ChunkWalk, reader: ChunkReader,
+               tally: ScanTally) -> list[Candidate]:
+    candidates = evtx_python.read_chunk(chunk, walk, reader, tally)
+    if candidates and _sound(walk, reader):
+        rendered = _render(chunk, len(walk.records))
+        for record, ours in candidates:
+            theirs = _fields(rendered.get(record[2]), record)
+            if theirs is not None and theirs != ours:
+                tally.remark(DISPUTED)
+    return candidates
 
 
-def read_chunk(chunk: bytes, walk: ChunkWalk, reader: ChunkReader, tally: ScanTally) -> None:
-    rendered = _render(chunk, len(walk.records)) if walk.header_ok else {}
-    wanted = tally.event_ids
-    event_id = _EVENT_ID.search
-    read = 0
-    for record in walk.records:
-        _, _, record_id, written = record
-        xml = rendered.pop(record_id, None)
-        match = event_id(xml) if xml is not None else None
-        fields = None
-        if match is not None and int(match[1]) in wanted:
-            fields = fields_from_string(xml)
-            match = match if fields is not None else None
-        if match is None:       # not decoded, decoded without an EventID, or not well-formed
-            read += read_record(reader, record, tally)
-            continue
-        read += 1
-        if fields is not None:
-            fields["time"] = fields["time"] or written_time(written)
-            if fields["record_id"] is None:
-                fields["record_id"] = record_id
-            tally.add(**fields)
-    tally.records_read += read
+def _sound(walk: ChunkWalk, reader: ChunkReader) -> bool:
+    """Whether the Rust parser may have the chunk: no damage, distinct record IDs (its results
+    are matched by ID), and every record bounded."""
+    if not walk.header_ok or walk.damage or len({r[2] for r in walk.records}) < len(walk.records):
+        return False
+    try:
+        for record in walk.records:
+            reader.expansion(record)
+    except RecordDamage:
+        return False
+    return True
+
+
+def _fields(xml: str | None, record: Record) -> dict[str, Any] | None:
+    """The fields of the Rust parser's rendering, completed as the Python reader completes
+    them; None when it rendered nothing readable."""
+    fields = fields_from_string(xml) if xml is not None else None
+    if fields is not None:
+        fields["time"] = fields["time"] or written_time(record[3])
+        if fields["record_id"] is None:
+            fields["record_id"] = record[2]
+    return fields
 
 
 def _render(chunk: bytes, expected: int) -> dict[int, str]:

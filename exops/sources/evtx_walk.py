@@ -12,9 +12,9 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import BinaryIO
 
-from exops.sources.eventlog import EventLogError, Progress, ScanCancelled, ScanTally
+from exops.sources.eventtally import EventLogError, Progress, ScanCancelled, ScanTally
 from exops.sources.evtx_binxml import ChunkReader, TemplateCache
 from exops.sources.evtx_format import CHUNK_MAGIC, CHUNK_SIZE, HEADER_SIZE, RECORDS_START, Record
 
@@ -35,57 +35,102 @@ class ChunkWalk:
     checksum_ok: bool = True
 
 
-ReadChunk = Callable[[bytes, ChunkWalk, "ChunkReader", ScanTally], None]
+ReadChunk = Callable[[bytes, ChunkWalk, "ChunkReader", ScanTally], object]
 
 
-def scan_chunks(path: Path, tally: ScanTally, cancel: threading.Event | None,
+@dataclass
+class Layout:
+    """What the file header says, and how big the file is."""
+
+    size: int
+    header: bytes
+    declared: int                    # chunks the header counts in use
+
+    @property
+    def offsets(self) -> range:
+        return range(HEADER_SIZE, self.size, CHUNK_SIZE)
+
+
+@dataclass
+class ChunkCounts:
+    """What the walk saw of the chunks themselves, for the notes."""
+
+    found: int = 0                   # chunks that start with ElfChnk
+    bad_checksums: int = 0
+    borrowed: int = 0                # records read with another chunk's copy of their template
+
+    def merge(self, other: ChunkCounts) -> None:
+        self.found += other.found
+        self.bad_checksums += other.bad_checksums
+        self.borrowed += other.borrowed
+
+
+def scan_chunks(stream: BinaryIO, tally: ScanTally, cancel: threading.Event | None,
                 progress: Progress | None, read: ReadChunk) -> None:
-    """Walk every chunk of the file and hand its records to `read`; notes what the header hid.
+    """Walk every chunk of the log and hand its records to `read`; notes what the header hid."""
+    layout = read_layout(stream, tally.source)
+    counts = scan_range(stream, layout, layout.offsets, tally, read, cancel, progress)
+    note_layout(tally, layout, counts)
+
+
+def read_layout(stream: BinaryIO, source: str) -> Layout:
+    size = os.fstat(stream.fileno()).st_size
+    stream.seek(0)
+    header = stream.read(HEADER_SIZE)
+    if len(header) < HEADER_SIZE:
+        raise EventLogError(f"{source}: truncated EVTX header ({len(header)} of {HEADER_SIZE} "
+                            "bytes)")
+    return Layout(size, header, _FILE_HEADER.unpack_from(header, 0)[-1])
+
+
+def scan_range(stream: BinaryIO, layout: Layout, offsets: range, tally: ScanTally,
+               read: ReadChunk, cancel: threading.Event | None = None,
+               progress: Progress | None = None) -> ChunkCounts:
+    """Read the chunks at `offsets` into the tally, one at a time.
 
     Chunks are read with plain reads rather than mmap: a log that shrinks while it is read (a
-    live log being cleared) must end the scan early, not kill the process with SIGBUS.
+    live log being cleared) must end the scan early, not kill the process with SIGBUS. A chunk
+    of zeros where the header says a chunk is in use counts as skipped; past that, zeros are
+    the space Windows allocated ahead.
     """
-    with path.open("rb") as stream:
-        size = os.fstat(stream.fileno()).st_size
-        header = stream.read(HEADER_SIZE)
-        if len(header) < HEADER_SIZE:
-            raise EventLogError(f"{path}: truncated EVTX header ({len(header)} of {HEADER_SIZE} "
-                                "bytes)")
-        templates = TemplateCache(stream)
-        found = bad_checksums = 0
-        for offset in range(HEADER_SIZE, size, CHUNK_SIZE):
-            if cancel is not None and cancel.is_set():
-                raise ScanCancelled(str(path))
-            stream.seek(offset)
-            chunk = stream.read(CHUNK_SIZE)
-            walk = walk_chunk(chunk)
-            found += walk.header_ok
-            bad_checksums += not walk.checksum_ok
-            for reason, count in walk.damage.items():
-                tally.skip(reason, count)
-            if walk.records:
-                read(chunk, walk, ChunkReader(chunk, templates), tally)
-            if progress is not None:
-                progress(min(offset + CHUNK_SIZE, size), size)
-    _notes(tally, header, size, found, bad_checksums, templates.borrowed)
+    templates = TemplateCache(stream)
+    counts = ChunkCounts()
+    for offset in offsets:
+        if cancel is not None and cancel.is_set():
+            raise ScanCancelled(tally.source)
+        stream.seek(offset)
+        chunk = stream.read(CHUNK_SIZE)
+        walk = walk_chunk(chunk)
+        counts.found += walk.header_ok
+        counts.bad_checksums += not walk.checksum_ok
+        index = (offset - HEADER_SIZE) // CHUNK_SIZE
+        if index < layout.declared and len(chunk) == CHUNK_SIZE and chunk.count(0) == CHUNK_SIZE:
+            walk.damage["chunk zeroed (the header counts it in use)"] += 1
+        for reason, count in walk.damage.items():
+            tally.skip(reason, count)
+        if walk.records:
+            read(chunk, walk, ChunkReader(chunk, templates), tally)
+        if progress is not None:
+            progress(min(offset + CHUNK_SIZE, layout.size), layout.size)
+    counts.borrowed = templates.borrowed
+    return counts
 
 
-def _notes(tally: ScanTally, header: bytes, size: int, found: int, bad_checksums: int,
-           borrowed: int) -> None:
-    declared = _FILE_HEADER.unpack_from(header, 0)[-1]
+def note_layout(tally: ScanTally, layout: Layout, counts: ChunkCounts) -> None:
+    header, size, declared = layout.header, layout.size, layout.declared
     flags, checksum = struct.unpack_from("<II", header, 0x78)
-    if found != declared:
+    if counts.found != declared:
         prefix = "dirty log: " if flags & 1 else ""
-        tally.note(f"{prefix}header counts {_chunks(declared)}, {found} found")
+        tally.note(f"{prefix}header counts {_chunks(declared)}, {counts.found} found")
     if zlib.crc32(header[:0x78]) != checksum:
         tally.note("file header checksum does not match (ignored)")
-    if bad_checksums:
-        tally.note(f"checksum mismatch in {_chunks(bad_checksums)}; their records were read "
-                   "anyway")
+    if counts.bad_checksums:
+        tally.note(f"checksum mismatch in {_chunks(counts.bad_checksums)}; their records were "
+                   "read anyway")
     if (size - HEADER_SIZE) % CHUNK_SIZE:
         tally.note(f"file ends inside a chunk ({(size - HEADER_SIZE) % CHUNK_SIZE} bytes)")
-    if borrowed:
-        tally.note(f"{borrowed} records read with a template from another chunk "
+    if counts.borrowed:
+        tally.note(f"{counts.borrowed} records read with a template from another chunk "
                    "(their own copy was damaged)")
 
 

@@ -4,24 +4,25 @@ every count and on every field of every record."""
 from __future__ import annotations
 
 import struct
-import time
 from dataclasses import replace
 
 import pytest
 from Evtx import Nodes
 from Evtx.Evtx import ChunkHeader
 
-from exops.sources import evtx_python
-from exops.sources.eventlog import ScanTally, rust_available, scan_log
+from exops.sources.eventlog import rust_available, scan_log
 from exops.sources.evtx_binxml import Element, listed_templates, template_elements
 from exops.sources.evtx_format import CHUNK_SIZE, HEADER_SIZE
+from exops.sources.evtx_walk import scan_chunks
+from tests.hostile.evtx_craft import EveryRecord
 
 # file: (records SOURCES.md lists as recoverable, records exops reads). exops reads more where
 # it steps over damage to later records in the same chunk, or carves a chunk whose header is
-# zeroed, instead of giving up on the rest.
+# zeroed, instead of giving up on the rest. (The VSS copy has two records whose value tables
+# reach past their record, which no parser can render: both are skipped, not half read.)
 RECORDS = {
     "omer__2-vss_0-Microsoft-Windows-RemoteDesktopServices-RdpCoreTS%4Operational.evtx":
-        (1910, 1972),
+        (1910, 1971),
     "omer__Application_no_crc32.evtx": (17, 17),
     "omer__MSExchange_Management_wec.evtx": (1, 1),
     "omer__issue_201.evtx": (1, 1),
@@ -42,13 +43,15 @@ DAMAGE = {
     "omer__system.evtx": ({}, "dirty log: header counts 3 chunks, 15 found"),
     "omer__sysmon.evtx": ({"chunk with bad magic (zeroed)": 1, "chunk with bad magic": 7},
                           "dirty log: header counts 1 chunk, 9 found"),
+    # its header counts 16 chunks in use; 10 of them are all zeros
     "omer__sample_with_a_bad_chunk_magic.evtx": (
-        {"chunk with bad magic (zeroed)": 2, "record lost in a damaged part of a chunk": 166},
+        {"chunk with bad magic (zeroed)": 2, "chunk zeroed (the header counts it in use)": 10,
+         "record lost in a damaged part of a chunk": 166},
         "83 records read with a template from another chunk"),
     "omer__sample-with-zero-data-size-event.evtx": ({"record of size 0": 1},
                                                     "checksum mismatch in 1 chunk;"),
     "omer__2-vss_0-Microsoft-Windows-RemoteDesktopServices-RdpCoreTS%4Operational.evtx": (
-        {"record without a readable EventID": 1, "record with an impossible size": 2,
+        {"record with a broken value table": 2, "record with an impossible size": 2,
          "record lost in a damaged part of a chunk": 64},
         "checksum mismatch in 2 chunks;"),
     "omer__Application_no_crc32.evtx": ({}, "file header checksum does not match"),
@@ -67,9 +70,7 @@ def test_every_sample_is_covered(samples_dir):
 @pytest.mark.parametrize("name", sorted(RECORDS))
 def test_recovers_every_record_sources_lists(samples_dir, name, backend):
     listed, expected = RECORDS[name]
-    started = time.perf_counter()
     scan = scan_log(samples_dir / name, backend=backend)
-    assert time.perf_counter() - started < 2
     assert scan.records_read >= listed
     assert scan.records_read == expected
     assert scan.groups == ()                   # none of the samples holds a free/busy event
@@ -85,34 +86,17 @@ def test_backends_agree(samples_dir, name):
     assert replace(python, backend="rust") == rust
 
 
-class EveryRecord(ScanTally):
-    """A tally that takes every record as a candidate and keeps what the backend decoded."""
-
-    class _All:
-        def __contains__(self, event_id: int) -> bool:
-            return True
-
-    event_ids = _All()
-
-    def __init__(self, source: str):
-        super().__init__(source)
-        self.decoded: list[dict] = []
-
-    def add(self, **fields) -> None:
-        self.decoded.append(fields)
-
-
 @needs_rust
 @pytest.mark.parametrize("name", sorted(RECORDS))
-def test_backends_decode_every_field_of_every_record_alike(samples_dir, name):
+def test_rust_parser_decodes_every_field_of_every_record_as_exops_does(samples_dir, name):
+    """With every record a candidate, the Rust backend has the Rust parser render every sound
+    chunk and compares each record with the Python reading: no record may differ."""
     from exops.sources import evtx_rust
-    decoded = []
-    for backend in (evtx_python, evtx_rust):
-        tally = EveryRecord(name)
-        backend.scan(samples_dir / name, tally, None, None)
-        decoded.append(tally.decoded)
-    assert len(decoded[0]) == RECORDS[name][1]
-    assert decoded[0] == decoded[1]
+    tally = EveryRecord(name)
+    with (samples_dir / name).open("rb") as stream:
+        scan_chunks(stream, tally, None, None, evtx_rust.read_chunk)
+    assert len(tally.decoded) == RECORDS[name][1]
+    assert tally.remarks == {}
 
 
 def test_template_reader_agrees_with_python_evtx(samples_dir):

@@ -1,0 +1,123 @@
+"""The chunk walk spread over a pool of processes: chunks of an .evtx are independent (each
+carries its own string and template tables), so batches of them are read in worker processes
+and the results merged in file order, giving exactly the LogScan a single process gives.
+
+Workers record the free/busy events they find instead of grouping them; the parent adds them
+to its tally in chunk order, so groups, first/last seen and examples come out the same. Only a
+few batches are in flight at once, so memory stays flat whatever the log's size. Cancellation
+is checked, and progress reported, as each batch comes back in order.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections import Counter, deque
+from collections.abc import Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from exops.sources import evtx_python
+from exops.sources.eventtally import Progress, ScanCancelled, ScanTally
+from exops.sources.evtx_format import CHUNK_SIZE
+from exops.sources.evtx_walk import (ChunkCounts, Layout, ReadChunk, note_layout, read_layout,
+                                     scan_range)
+
+BATCH = 16                           # chunks per task: 1 MiB of log
+
+
+def chunk_reader(backend: str) -> ReadChunk:
+    """The per-chunk reader of an EVTX backend ("python" or "rust")."""
+    if backend == "rust":
+        from exops.sources import evtx_rust        # imports `evtx`, which may be absent
+        return evtx_rust.read_chunk
+    return evtx_python.read_chunk
+
+
+def scan_parallel(path: str, stream: BinaryIO, tally: ScanTally,
+                  cancel: threading.Event | None, progress: Progress | None, backend: str,
+                  workers: int) -> None:
+    """scan_chunks over `workers` processes, which open the log at `path` (`stream`)."""
+    layout = read_layout(stream, tally.source)
+    batches = [layout.offsets[i:i + BATCH] for i in range(0, len(layout.offsets), BATCH)]
+    counts = ChunkCounts()
+    pool = _pool(workers)
+    waiting = iter(batches)
+    pending: deque[tuple[range, Future]] = deque()
+
+    def submit(more: Iterable[range]) -> None:
+        for batch in more:
+            pending.append((batch, pool.submit(_scan_batch, path, tally.source, layout, batch,
+                                               backend, frozenset(tally.event_ids))))
+    submit(_take(waiting, 2 * workers))
+    try:
+        while pending:
+            batch, future = pending.popleft()
+            result = future.result()
+            if cancel is not None and cancel.is_set():
+                raise ScanCancelled(tally.source)
+            result.merge_into(tally, counts)
+            submit(_take(waiting, 1))
+            if progress is not None:
+                progress(min(batch[-1] + CHUNK_SIZE, layout.size), layout.size)
+    finally:
+        for _, future in pending:        # on cancel or failure: nothing more is started
+            future.cancel()
+    note_layout(tally, layout, counts)
+
+
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of `workers` processes, kept for the next log (a bundle holds several): starting
+    one costs more than reading a small log. Spawned, not forked: callers run scans in threads.
+    """
+    if workers not in _POOLS:
+        _POOLS[workers] = ProcessPoolExecutor(workers,
+                                              mp_context=multiprocessing.get_context("spawn"))
+    return _POOLS[workers]
+
+
+def _take(items, count: int) -> list:
+    return [item for _, item in zip(range(count), items)]
+
+
+@dataclass
+class _Batch:
+    """What a worker read from its chunks, in order."""
+
+    records_read: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    remarks: Counter[str] = field(default_factory=Counter)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    counts: ChunkCounts = field(default_factory=ChunkCounts)
+
+    def merge_into(self, tally: ScanTally, counts: ChunkCounts) -> None:
+        tally.records_read += self.records_read
+        tally.skipped.update(self.skipped)
+        tally.remarks.update(self.remarks)
+        for fields in self.events:
+            tally.add(**fields)
+        counts.merge(self.counts)
+
+
+class _Recorder(ScanTally):
+    """A worker's tally: keeps each candidate's fields for the parent to add in order."""
+
+    def __init__(self, source: str, event_ids: frozenset[int]):
+        super().__init__(source)
+        self.event_ids = event_ids
+        self.events: list[dict[str, Any]] = []
+
+    def add(self, **fields: Any) -> None:
+        self.events.append(fields)
+
+
+def _scan_batch(path: str, source: str, layout: Layout, offsets: range, backend: str,
+                event_ids: frozenset[int]) -> _Batch:
+    recorder = _Recorder(source, event_ids)
+    with open(path, "rb") as stream:
+        counts = scan_range(stream, layout, offsets, recorder, chunk_reader(backend))
+    return _Batch(recorder.records_read, recorder.skipped, recorder.remarks, recorder.events,
+                  counts)
