@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from exops import __version__
 from exops.cli_changes import CHANGE_COMMANDS
+from exops.cli_lb import LB_COMMANDS
 from exops.console import check_progress, console, error_console, scan_progress
 from exops.cli_edge import friendly
 
@@ -244,7 +245,7 @@ def lab_bundle(scenario: str, output: str) -> None:
     click.echo(f"wrote bundle {path}")
 
 
-for _command in CHANGE_COMMANDS:
+for _command in (*CHANGE_COMMANDS, *LB_COMMANDS):
     cli.add_command(_command)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from exops.lab.samba import CA_DIR, DCInfo, fresh_copy, golden_dc, pid_alive, stop_detached
-from exops.lab.scenario import Scenario, load_scenario
+from exops.lab.scenario import Scenario, ScenarioError, load_scenario
 
 CONFIG_NAME = "exops.lab.yaml"
 PASSWORD_ENV = "EXOPS_LAB_PASSWORD"
@@ -42,6 +42,7 @@ def lab_up(scenario_name: str, config_dir: Path) -> tuple[LabStatus, Path]:
             shutil.rmtree(target)
         fresh_copy(golden_dc(scenario), target).start(detached=True)
     config = write_lab_config(scenario, DCInfo.load(target), target, config_dir)
+    balancer_up(scenario, target / CA_DIR, config)
     return lab_status(scenario.name), config
 
 
@@ -67,7 +68,37 @@ def lab_status(scenario_name: str) -> LabStatus:
 
 def lab_down(scenario_name: str) -> bool:
     target = lab_home() / scenario_name / "dc"
-    return (target / "exops-lab.json").is_file() and stop_detached(target)
+    balancer = balancer_down(scenario_name)
+    return (target / "exops-lab.json").is_file() and stop_detached(target) or balancer
+
+
+# ---------------------------------------------------------------- the lab balancer
+
+def balancer_up(scenario: Scenario, ca_dir: Path, config: Path) -> None:
+    """Start the scenario's balancer (re-using a running one) and add it to exops.lab.yaml."""
+    from exops.lab.haproxy import LabState, scenario_balancer, start_lab_balancer
+    try:
+        scenario_balancer(scenario)
+    except ScenarioError:
+        return   # a scenario without virtual services has no balancer
+    directory = lab_home() / scenario.name / "balancer"
+    state = LabState.load(directory) if (directory / "balancer.json").is_file() else None
+    if state is None or not (state.haproxy and state.haproxy.running):
+        if state is not None:
+            balancer_down(scenario.name)
+        state = start_lab_balancer(scenario, directory, ca_dir)
+    with config.open("a") as out:
+        out.write(f"loadbalancers:\n  - {{name: {state.name}, type: haproxy, socket: {state.socket}, "
+                  f"config: {state.config}, serves: [{state.fqdn}]}}\nlab:\n  home: {directory}\n")
+
+
+def balancer_down(scenario_name: str) -> bool:
+    from exops.lab.haproxy import LabState, stop_lab_balancer
+    directory = lab_home() / scenario_name / "balancer"
+    if not (directory / "balancer.json").is_file():
+        return False
+    stop_lab_balancer(LabState.load(directory))
+    return True
 
 
 def _answers(address: str | None) -> bool:

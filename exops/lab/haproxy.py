@@ -32,6 +32,7 @@ from exops.lab.scenario import Scenario, ScenarioError
 from exops.sources.loadbalancers.base import answers
 
 STATE = "balancer.json"
+RUNTIME_PORT = 9999          # the runtime API over TCP, on the VIP (not a service port)
 START_TIMEOUT = 15.0
 _children: dict[int, subprocess.Popen] = {}   # processes this process started, reaped on stop
 _claims: list = []                            # loopback addresses held for this process's life
@@ -77,6 +78,10 @@ class LabState:
     def config(self) -> str:
         return str(Path(self.directory) / "haproxy.cfg")
 
+    @property
+    def haproxy_log(self) -> Path:
+        return Path(self.directory) / "haproxy.log"
+
     def save(self) -> None:
         path = Path(self.directory) / STATE
         path.write_text(json.dumps(asdict(self), indent=2))
@@ -113,7 +118,7 @@ def start_lab_balancer(scenario: Scenario, directory: Path, ca_dir: Path) -> Lab
                            scheduling=s.get("scheduling", "round-robin"), check=s.get("check", ""))
                 for s in spec["services"]]
     directory.mkdir(parents=True, exist_ok=True)
-    vip = claim_address([s.port for s in services])
+    vip = claim_address([s.port for s in services] + [RUNTIME_PORT, 8404])
     servers = {name: claim_address([s.backend_port for s in services]) for name in spec["servers"]}
     state = LabState(name=spec.get("name", "lab"), directory=str(directory), vip=vip,
                      fqdn=spec.get("fqdn", ""), services=services, servers=servers)
@@ -128,7 +133,7 @@ def start_lab_balancer(scenario: Scenario, directory: Path, ca_dir: Path) -> Lab
     try:
         for name in servers:
             start_backend(state, name)
-        state.haproxy = spawn(["haproxy", "-db", "-f", state.config], directory / "haproxy.log")
+        state.haproxy = spawn(["haproxy", "-db", "-f", state.config], state.haproxy_log)
         wait_for_socket(state)
     except BaseException:
         stop_lab_balancer(state)
@@ -149,6 +154,7 @@ def backend_argv(state: LabState, name: str) -> list[str]:
 def haproxy_config(state: LabState, scenario: Scenario) -> str:
     d = Path(state.directory)
     lines = ["global", f"  stats socket {state.socket} mode 600 level admin",
+             f"  stats socket ipv4@{state.vip}:{RUNTIME_PORT} level admin",
              f"  server-state-file {d / 'servers.state'}", "  maxconn 4000",
              "defaults", "  mode tcp", "  timeout connect 2s", "  timeout client 60s",
              "  timeout server 60s", "  timeout http-request 10s", "  load-server-state-from-file global",
@@ -212,7 +218,7 @@ def wait_for_socket(state: LabState) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if not state.haproxy.running:
-            log = (Path(state.directory) / "haproxy.log").read_text()[-500:]
+            log = state.haproxy_log.read_text()[-500:]
             raise LabError(f"haproxy exited while starting: {log}")
         try:
             with socket.socket(socket.AF_UNIX) as conn:
