@@ -144,7 +144,8 @@ class HAProxyDriver(BalancerDriver):
                 members[row["pxname"]].append(RealServer(
                     name=row["svname"], address=row.get("addr", ""), status=status_word(row["status"]),
                     admin=admin_state(number(state.get("srv_admin_state"), 0)),
-                    sessions=number(row["scur"], 0), weight=number(row["weight"]),
+                    sessions=number(row["scur"], 0),
+                    weight=number(state.get("srv_uweight"), number(row["weight"])),   # stat shows 0 in MAINT
                     total=number(row["stot"]), check=row.get("check_status", ""),
                     since=number(row.get("lastchg")),
                     clients=tuple(sorted(clients.get(key, ()))), sticky_clients=tuple(sorted(sticky.get(key, ())))))
