@@ -60,7 +60,10 @@ class OwaHandler(BaseHTTPRequestHandler):
         pass
 
 
-class _TLSServer(ThreadingHTTPServer):
+class TLSHTTPServer(ThreadingHTTPServer):
+    """HTTPS, one thread a connection; the handshake runs in that thread, so a slow or TCP-only
+    client holds up no one else."""
+
     daemon_threads = True
     allow_reuse_address = True
 
@@ -84,7 +87,7 @@ class _TLSServer(ThreadingHTTPServer):
 def serve(name: str, address: str, cert: str, key: str, https: list[int], tcp: list[int]) -> list:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    servers = [_TLSServer((address, port), OwaHandler, context) for port in https]
+    servers = [TLSHTTPServer((address, port), OwaHandler, context) for port in https]
     servers += [_Listener((address, port), LineService) for port in tcp]
     for server in servers:
         server.exchange_server = name
