@@ -76,7 +76,8 @@ def lab_down(scenario_name: str) -> bool:
 
 def balancer_up(scenario: Scenario, ca_dir: Path, config: Path) -> None:
     """Start the scenario's balancer (re-using a running one) and add it to exops.lab.yaml."""
-    from exops.lab.haproxy import LabState, scenario_balancer, start_lab_balancer
+    from exops.lab.haproxy import LabState, scenario_balancer, start_emulators, start_lab_balancer
+    from exops.lab.samba import LAB_ADMIN_PASSWORD
     try:
         scenario_balancer(scenario)
     except ScenarioError:
@@ -87,9 +88,17 @@ def balancer_up(scenario: Scenario, ca_dir: Path, config: Path) -> None:
         if state is not None:
             balancer_down(scenario.name)
         state = start_lab_balancer(scenario, directory, ca_dir)
+        start_emulators(state, ca_dir, LAB_ADMIN_PASSWORD)
+    ca_file = ca_dir / "ca.pem"
     with config.open("a") as out:
         out.write(f"loadbalancers:\n  - {{name: {state.name}, type: haproxy, socket: {state.socket}, "
-                  f"config: {state.config}, serves: [{state.fqdn}]}}\nlab:\n  home: {directory}\n")
+                  f"config: {state.config}, serves: [{state.fqdn}]}}\n"
+                  "  # the same HAProxy through the lab's API emulators; use one entry at a time:\n"
+                  f"  # - {{name: {state.name}, type: kemp, url: 'https://{state.emulators['kemp']}', user: bal, "
+                  f"password_env: {PASSWORD_ENV}, ca_file: {ca_file}}}\n"
+                  f"  # - {{name: {state.name}, type: f5, url: 'https://{state.emulators['f5']}', user: admin, "
+                  f"password_env: {PASSWORD_ENV}, ca_file: {ca_file}}}\n"
+                  f"lab:\n  home: {directory}\n")
 
 
 def balancer_down(scenario_name: str) -> bool:

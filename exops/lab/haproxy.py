@@ -69,6 +69,8 @@ class LabState:
     servers: dict[str, str]                       # Exchange server -> its loopback address
     backends: dict[str, Process] = field(default_factory=dict)
     haproxy: Process | None = None
+    emulators: dict[str, str] = field(default_factory=dict)           # kemp / f5 -> address (port 443)
+    emulator_processes: dict[str, Process] = field(default_factory=dict)
 
     @property
     def socket(self) -> str:
@@ -92,6 +94,7 @@ class LabState:
         raw["services"] = [LabService(**s) for s in raw["services"]]
         raw["backends"] = {k: Process(**v) for k, v in raw["backends"].items()}
         raw["haproxy"] = Process(**raw["haproxy"]) if raw["haproxy"] else None
+        raw["emulator_processes"] = {k: Process(**v) for k, v in raw.get("emulator_processes", {}).items()}
         return cls(**raw)
 
     def settings(self) -> BalancerSettings:
@@ -206,8 +209,27 @@ def restart_backend(directory: Path, name: str) -> Process:
     return state.backends[name]
 
 
+def start_emulators(state: LabState, ca_dir: Path, password: str) -> None:
+    """The KEMP and F5 API emulators over this HAProxy, each on its own address's port 443
+    (not the VIP: the seed wants the admin interface off the service's IP:443)."""
+    certs = Path(state.directory) / "certs"
+    for kind in ("kemp", "f5"):
+        address = claim_address([443])
+        issue_certificate(ca_dir, certs, kind, [f"{state.name}-{kind}.{state.fqdn.partition('.')[2] or 'lab'}"],
+                          [address])
+        argv = [sys.executable, "-m", f"exops.lab.{kind}_emulator", state.directory, address, "443"]
+        process = spawn(argv, Path(state.directory) / f"{kind}.log", env={"EXOPS_LAB_PASSWORD": password})
+        state.emulators[kind], state.emulator_processes[kind] = address, process
+        deadline = time.monotonic() + START_TIMEOUT
+        while not answers(f"{address}:443", 0.5):
+            if not process.running or time.monotonic() > deadline:
+                raise LabError(f"the {kind} emulator did not start; see {state.directory}/{kind}.log")
+            time.sleep(0.05)
+    state.save()
+
+
 def stop_lab_balancer(state: LabState) -> None:
-    for process in [state.haproxy, *state.backends.values()]:
+    for process in [*state.emulator_processes.values(), state.haproxy, *state.backends.values()]:
         if process is not None:
             stop(process)
     for path in (Path(state.directory) / STATE, Path(state.socket)):
@@ -233,11 +255,11 @@ def wait_for_socket(state: LabState) -> None:
 
 # ---------------------------------------------------------------- processes and addresses
 
-def spawn(argv: list[str], log: Path) -> Process:
+def spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> Process:
     with open(log, "ab") as out:
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+                                    start_new_session=True, env={**os.environ, **(env or {})})
         except FileNotFoundError:
             raise LabError(f"{argv[0]} is not installed (apt-get install haproxy)") from None
     _children[proc.pid] = proc

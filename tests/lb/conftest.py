@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from exops.lab.haproxy import LabState, start_lab_balancer, stop_lab_balancer
+from exops.lab.certificates import issue_certificate
+from exops.lab.haproxy import LabState, claim_address, start_lab_balancer, stop_lab_balancer
 from exops.lab.samba import issue_ca
 from exops.lab.scenario import load_scenario
 from exops.sources.loadbalancers.haproxy import HAProxyDriver
@@ -41,6 +42,17 @@ def lab_balancer(lab_ca: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield state
     finally:
         stop_lab_balancer(state)
+
+
+@pytest.fixture(scope="module")
+def emulator_endpoint(lab_ca: Path, tmp_path_factory: pytest.TempPathFactory):
+    """Makes (address, certificate, key) for an API emulator on its own loopback address."""
+    def make(stem: str) -> tuple[str, Path, Path]:
+        address = claim_address([443])
+        cert, key = issue_certificate(lab_ca, tmp_path_factory.mktemp(stem), stem,
+                                      [f"{stem}.litware.com"], [address])
+        return address, cert, key
+    return make
 
 
 @pytest.fixture

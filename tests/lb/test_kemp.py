@@ -13,8 +13,6 @@ import pytest
 
 from exops.config import BalancerSettings
 from exops.facts.loadbalancer import Balancer, RealServer, VirtualService
-from exops.lab.certificates import issue_certificate
-from exops.lab.haproxy import claim_address
 from exops.lab.kemp_emulator import Model, failure, serve, success
 from exops.sources.loadbalancers.base import BalancerError, BalancerUnreachable
 from exops.sources.loadbalancers.haproxy import HAProxyDriver
@@ -55,10 +53,8 @@ def test_an_error_response_is_one_line():
 
 
 @pytest.fixture(scope="module")
-def kemp(lab_balancer, lab_ca, tmp_path_factory):
-    address = claim_address([443])
-    certs = tmp_path_factory.mktemp("kemp")
-    cert, key = issue_certificate(lab_ca, certs, "kemp", ["vlm1.litware.com"], [address])
+def kemp(lab_balancer, emulator_endpoint):
+    address, cert, key = emulator_endpoint("kemp")
     server = serve(lab_balancer, address, 443, cert, key, PASSWORD, apikey="lab-api-key")
     yield address
     server.shutdown()
