@@ -109,3 +109,11 @@ def test_the_lab_balancer_passes_the_seed_checks(balancer):
            if f.severity not in (Severity.OK, Severity.INFO)]
     assert bad == []
     assert {f.check_id for f in report.findings} == set(IDS)
+
+
+def test_balancer_facts_round_trip_through_a_bundle(tmp_path):
+    from exops.sources.bundle import BundleSource, write_bundle
+    facts = Facts(BalancerFacts((seed(source_nat=None),)))
+    write_bundle(tmp_path / "b", facts=facts, files={}, source="test")
+    again = BundleSource(str(tmp_path / "b")).facts().get(BalancerFacts)
+    assert again == facts.get(BalancerFacts)
