@@ -15,19 +15,16 @@ $EXOPS_LAB_PASSWORD).
 """
 from __future__ import annotations
 
-import base64
 import hmac
 import json
-import os
 import secrets
-import ssl
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from exops.facts.loadbalancer import Balancer, RealServer, VirtualService
+from exops.lab.api_emulator import basic_auth_ok, run_detached, serve_api
 from exops.lab.cas_backend import TLSHTTPServer
 from exops.lab.haproxy import LabState
 from exops.sources.loadbalancers.base import BalancerError
@@ -111,14 +108,7 @@ class F5API:
     def authorised(self, headers) -> bool:
         if headers.get("X-F5-Auth-Token") in self.tokens:
             return True
-        header = headers.get("Authorization") or ""
-        if not header.startswith("Basic "):
-            return False
-        try:
-            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return False
-        return user == USER and hmac.compare_digest(password, self.password)
+        return basic_auth_ok(headers.get("Authorization"), USER, self.password)
 
     def get(self, path: str) -> tuple[int, dict]:
         balancer = self.driver.read()
@@ -241,22 +231,8 @@ class F5Handler(BaseHTTPRequestHandler):
 
 
 def serve(state: LabState, address: str, port: int, cert: Path, key: Path, password: str) -> TLSHTTPServer:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    server = TLSHTTPServer((address, port), F5Handler, context)
-    server.api = F5API(state, password)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
-def main(argv: list[str] | None = None) -> None:
-    directory, address, port = (argv or sys.argv[1:])[:3]
-    certs = Path(directory) / "certs"
-    serve(LabState.load(Path(directory)), address, int(port), certs / "f5.pem", certs / "f5.key",
-          os.environ.get("EXOPS_LAB_PASSWORD", ""))
-    print("ready", flush=True)
-    threading.Event().wait()
+    return serve_api(F5Handler, F5API(state, password), address, port, cert, key)
 
 
 if __name__ == "__main__":
-    main()
+    run_detached("f5", serve)

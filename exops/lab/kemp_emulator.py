@@ -14,12 +14,8 @@ $EXOPS_LAB_PASSWORD); it prints "ready" when it listens.
 """
 from __future__ import annotations
 
-import base64
 import hmac
 import json
-import os
-import ssl
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -27,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
 from exops.facts.loadbalancer import Balancer, RealServer, VirtualService
+from exops.lab.api_emulator import basic_auth_ok, run_detached, serve_api
 from exops.lab.cas_backend import TLSHTTPServer
 from exops.lab.haproxy import LabState
 from exops.sources.loadbalancers.base import BalancerError
@@ -141,13 +138,7 @@ class KempAPI:
     def authorised(self, header: str | None, query: dict[str, str]) -> bool:
         if self.apikey and hmac.compare_digest(query.get("apikey", ""), self.apikey):
             return True
-        if not header or not header.startswith("Basic "):
-            return False
-        try:
-            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return False
-        return user == USER and hmac.compare_digest(password, self.password)
+        return basic_auth_ok(header, USER, self.password)
 
     def model(self) -> Model:
         return Model(self.driver.read(), self.domain, self.params)
@@ -268,23 +259,8 @@ class KempHandler(BaseHTTPRequestHandler):
 
 def serve(state: LabState, address: str, port: int, cert: Path, key: Path, password: str,
           apikey: str = "") -> TLSHTTPServer:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    server = TLSHTTPServer((address, port), KempHandler, context)
-    server.api = KempAPI(state, password, apikey)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
-def main(argv: list[str] | None = None) -> None:
-    directory, address, port = (argv or sys.argv[1:])[:3]
-    state = LabState.load(Path(directory))
-    certs = Path(directory) / "certs"
-    serve(state, address, int(port), certs / "kemp.pem", certs / "kemp.key",
-          os.environ.get("EXOPS_LAB_PASSWORD", ""))
-    print("ready", flush=True)
-    threading.Event().wait()
+    return serve_api(KempHandler, KempAPI(state, password, apikey), address, port, cert, key)
 
 
 if __name__ == "__main__":
-    main()
+    run_detached("kemp", serve)

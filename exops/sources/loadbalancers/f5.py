@@ -16,8 +16,8 @@ from urllib.parse import quote
 
 from exops.config import BalancerSettings, secret
 from exops.facts.loadbalancer import Balancer, RealServer, VirtualService
-from exops.sources.loadbalancers.base import BalancerDriver, BalancerError, find_member
-from exops.sources.loadbalancers.rest import RestClient
+from exops.sources.loadbalancers.base import BalancerError, find_member
+from exops.sources.loadbalancers.rest import RestDriver
 
 TM = "/mgmt/tm/ltm"
 MODES = {"round-robin": "round-robin", "least-connections-member": "least-connection",
@@ -42,13 +42,11 @@ def nested(stats: dict) -> dict:
     return {}
 
 
-class F5Driver(BalancerDriver):
+class F5Driver(RestDriver):
     kind = "f5"
-    capabilities = frozenset({"drain", "maint", "ready", "weight"})
 
     def __init__(self, settings: BalancerSettings):
         super().__init__(settings)
-        self.client = RestClient(settings.url or "", ca_file=settings.ca_file, insecure=settings.insecure)
         self.token: str | None = None
 
     def _login(self) -> None:

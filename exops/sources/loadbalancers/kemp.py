@@ -16,8 +16,8 @@ from urllib.parse import urlencode
 
 from exops.config import BalancerSettings, secret
 from exops.facts.loadbalancer import Balancer, RealServer, VirtualService
-from exops.sources.loadbalancers.base import BalancerDriver, BalancerError, find_member
-from exops.sources.loadbalancers.rest import RestClient
+from exops.sources.loadbalancers.base import BalancerError, find_member
+from exops.sources.loadbalancers.rest import RestDriver
 
 PERSISTENCE = {"src": "source-ip", "none": "none", "": "none"}     # every other mode is HTTP-level
 SCHEDULING = {"rr": "round-robin", "lc": "least-connection", "wrr": "round-robin", "wlc": "least-connection"}
@@ -47,13 +47,11 @@ def parse_response(body: bytes, what: str) -> ET.Element:
     return data if data is not None else ET.Element("Data")
 
 
-class KempDriver(BalancerDriver):
+class KempDriver(RestDriver):
     kind = "kemp"
-    capabilities = frozenset({"drain", "maint", "ready", "weight"})
 
     def __init__(self, settings: BalancerSettings):
         super().__init__(settings)
-        self.client = RestClient(settings.url or "", ca_file=settings.ca_file, insecure=settings.insecure)
         self._auth: str | None = None
 
     def _call(self, command: str, **query: object) -> ET.Element:

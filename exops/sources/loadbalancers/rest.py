@@ -7,7 +7,8 @@ import http.client
 import ssl
 from urllib.parse import urlsplit
 
-from exops.sources.loadbalancers.base import BalancerError, BalancerUnreachable
+from exops.config import BalancerSettings
+from exops.sources.loadbalancers.base import BalancerDriver, BalancerError, BalancerUnreachable
 
 TIMEOUT = 10.0
 MAX_BODY = 16 * 1024 * 1024
@@ -41,3 +42,13 @@ class RestClient:
         if len(data) > MAX_BODY:
             raise BalancerError(f"{self.url}{path.split('?')[0]}: answer over {MAX_BODY >> 20} MiB")
         return response.status, data
+
+
+class RestDriver(BalancerDriver):
+    """A balancer driven over HTTPS: drain, maintenance, ready and weight."""
+
+    capabilities = frozenset({"drain", "maint", "ready", "weight"})
+
+    def __init__(self, settings: BalancerSettings):
+        super().__init__(settings)
+        self.client = RestClient(settings.url or "", ca_file=settings.ca_file, insecure=settings.insecure)
