@@ -204,14 +204,15 @@ def lab_group() -> None:
 @click.option("--scenario", default="litware", show_default=True, help="Scenario name or path.")
 @friendly(exit_code=1)
 def lab_up_command(scenario: str) -> None:
-    """Start the scenario's lab (a real Samba AD DC seeded from it) and write exops.lab.yaml."""
+    """Start the scenario's lab (a real Samba AD DC seeded from it, and its balancer) and write exops.lab.yaml."""
     from exops.lab.control import PASSWORD_ENV, lab_up
     from exops.lab.samba import LAB_ADMIN_PASSWORD
     with error_console.status(f"starting the {scenario} lab (the first time builds its directory)..."):
         status, config = lab_up(scenario, Path.cwd())
     click.echo(f"lab {status.scenario} up on ldaps://{status.address}; wrote {config}\n"
                f"try:  export {PASSWORD_ENV}='{LAB_ADMIN_PASSWORD}'\n"
-               f"      exops --config {config.name} check")
+               f"      exops --config {config.name} check"
+               + (f"\n      exops --config {config.name} lb status" if "loadbalancers:" in config.read_text() else ""))
 
 
 @lab_group.command("status")

@@ -28,19 +28,10 @@ def _config(ctx: click.Context):
 
 
 def read_balancers(config):
-    """(BalancerFacts, {balancer: why it could not be read}) from the configured balancers."""
-    from exops.facts.loadbalancer import BalancerFacts
-    from exops.sources.loadbalancers import sources_from_config
-    from exops.sources.source import collect_from
+    from exops.sources.loadbalancers import read_balancers as read
     if not config.loadbalancers:
         raise click.UsageError(f"{config.path}: no loadbalancers: section")
-    sources = sources_from_config(config)
-    try:
-        facts = collect_from(sources)
-    finally:
-        for source in sources:
-            source.close()
-    return facts.get(BalancerFacts) or BalancerFacts(), facts.unavailable
+    return read(config)
 
 
 def status_table(balancers) -> Table:

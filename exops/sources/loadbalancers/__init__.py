@@ -15,6 +15,7 @@ from exops.facts.loadbalancer import BalancerFacts
 from exops.facts.store import Facts
 from exops.sources.loadbalancers.base import BalancerDriver, probed, resolve
 from exops.sources.loadbalancers.executor import BalancerExecutor
+from exops.sources.source import collect_from
 
 DRIVERS = {"haproxy": "exops.sources.loadbalancers.haproxy:HAProxyDriver",
            "kemp": "exops.sources.loadbalancers.kemp:KempDriver",
@@ -58,3 +59,15 @@ class BalancerSource:
 def sources_from_config(config: Config) -> list[BalancerSource]:
     """The `loadbalancers` section's sources (entry point `exops.sources: loadbalancers`)."""
     return [BalancerSource(driver_for(settings)) for settings in config.loadbalancers]
+
+
+def read_balancers(config: Config) -> tuple[BalancerFacts, dict[type, str]]:
+    """The configured balancers only (for `lb status` and the TUI's balancer screen), with the
+    reason for each that could not be read."""
+    sources = sources_from_config(config)
+    try:
+        facts = collect_from(sources)
+    finally:
+        for source in sources:
+            source.close()
+    return facts.get(BalancerFacts) or BalancerFacts(), facts.unavailable
