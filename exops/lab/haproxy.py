@@ -229,6 +229,10 @@ def start_emulators(state: LabState, ca_dir: Path, password: str) -> None:
 
 
 def stop_lab_balancer(state: LabState) -> None:
+    """Stop everything the lab balancer runs, as its directory records it now (a backend may have
+    been restarted by another process since `state` was read)."""
+    if (Path(state.directory) / STATE).is_file():
+        state = LabState.load(Path(state.directory))
     for process in [*state.emulator_processes.values(), state.haproxy, *state.backends.values()]:
         if process is not None:
             stop(process)
