@@ -21,6 +21,7 @@ import click
 from exops import __version__
 from exops.cli_changes import CHANGE_COMMANDS
 from exops.cli_edge import friendly, show_error
+from exops.cli_lb import LB_COMMANDS
 from exops.console import (abandon_stdout, check_progress, console, delivered, error_console,
                            scan_progress, write_output)
 from exops.terminal import markup, printable
@@ -298,14 +299,15 @@ def lab_group() -> None:
 @click.option("--scenario", default="litware", show_default=True, help="Scenario name or path.")
 @friendly(exit_code=1)
 def lab_up_command(scenario: str) -> None:
-    """Start the scenario's lab (a real Samba AD DC seeded from it) and write exops.lab.yaml."""
+    """Start the scenario's lab (a real Samba AD DC seeded from it, and its balancer) and write exops.lab.yaml."""
     from exops.lab.control import PASSWORD_ENV, lab_up
     from exops.lab.samba import LAB_ADMIN_PASSWORD
     with error_console.status(f"starting the {scenario} lab (the first time builds its directory)..."):
         status, config = lab_up(scenario, Path.cwd())
     click.echo(f"lab {status.scenario} up on ldaps://{status.address}; wrote {config}\n"
                f"try:  export {PASSWORD_ENV}='{LAB_ADMIN_PASSWORD}'\n"
-               f"      exops --config {config.name} check")
+               f"      exops --config {config.name} check"
+               + (f"\n      exops --config {config.name} lb status" if "loadbalancers:" in config.read_text() else ""))
 
 
 @lab_group.command("status")
@@ -342,7 +344,7 @@ def lab_bundle(scenario: str, output: str, force: bool) -> None:
     click.echo(printable(f"wrote bundle {path}"))
 
 
-for _command in CHANGE_COMMANDS:
+for _command in (*CHANGE_COMMANDS, *LB_COMMANDS):
     cli.add_command(_command)
 
 

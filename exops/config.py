@@ -80,6 +80,15 @@ class BalancerSettings:
     password_env: str | None = None
     ca_file: str | None = None
     insecure: bool = False
+    config: str | None = None          # HAProxy: its configuration file, for what the runtime API does not say
+    serves: tuple[str, ...] = ()       # the CAS array FQDNs clients reach through it
+
+
+@dataclass(frozen=True)
+class LabSettings:
+    """The lab's emulated Exchange backends (written by `exops lab up`), for lab-only actions."""
+
+    home: str
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,7 @@ class Config:
     loadbalancers: tuple[BalancerSettings, ...] = ()
     journal: str | None = None
     warnings: tuple[str, ...] = ()     # valid but risky settings, for `config check` to say
+    lab: LabSettings | None = None
 
 
 def find_config(explicit: str | Path | None) -> Path | None:
@@ -276,7 +286,7 @@ class _Reader:
         if root is None:
             return Config(path=self.path)
         sections = self.mapping(root, TOP)
-        known = ("directory", "exchange", "loadbalancers", "journal")
+        known = ("directory", "exchange", "loadbalancers", "journal", "lab")
         for key, node in sections.items():
             if key not in known:
                 raise self.fail(node, key, f"unknown section; expected one of {', '.join(known)}")
@@ -286,7 +296,9 @@ class _Reader:
             exchange=self.exchange(sections["exchange"]) if "exchange" in sections else None,
             loadbalancers=self.balancers(sections.get("loadbalancers")),
             journal=self.scalar(sections["journal"], "journal") if "journal" in sections else None,
-            warnings=directory_warnings(directory) if directory else ())
+            warnings=directory_warnings(directory) if directory else (),
+            lab=LabSettings(**self.fields(sections["lab"], "lab", {"home": str}, required=("home",)))
+            if "lab" in sections else None)
 
     def directory(self, node: yaml.Node) -> DirectorySettings:
         values = self.fields(node, "directory", {
@@ -351,13 +363,18 @@ class _Reader:
             where = f"loadbalancers[{i}]"
             values = self.fields(item, where, {
                 "name": str, "type": BALANCER_TYPES, "url": str, "socket": str, "user": str,
-                "password_env": str, "ca_file": str, "insecure": bool}, required=("name", "type"))
+                "password_env": str, "ca_file": str, "insecure": bool, "config": str},
+                required=("name", "type"), nested=("serves",))
             if not values.get("url") and not values.get("socket"):
                 raise self.fail(item, where, "expected url: (KEMP, F5, HAProxy over TCP) or socket: (HAProxy)")
             if values.get("url"):
                 self.check(self.mapping(item, where)["url"], f"{where}.url",
                            check_url(values["url"]))
-            out.append(BalancerSettings(**values))
+            serves = self.mapping(item, where).get("serves")
+            if serves is not None and not isinstance(serves, yaml.SequenceNode):
+                raise self.fail(serves, f"{where}.serves", "expected a list of names such as [outlook.litware.com]")
+            names = tuple(self.scalar(n, f"{where}.serves", str) for n in (serves.value if serves else ()))
+            out.append(BalancerSettings(**values, serves=names))
         return tuple(out)
 
 

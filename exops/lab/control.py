@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from exops.lab.samba import CA_DIR, DCInfo, fresh_copy, golden_dc, pid_alive, stop_detached
-from exops.lab.scenario import Scenario, load_scenario, path_safe_name
+from exops.lab.scenario import Scenario, ScenarioError, load_scenario, path_safe_name
 
 CONFIG_NAME = "exops.lab.yaml"
 PASSWORD_ENV = "EXOPS_LAB_PASSWORD"
@@ -48,6 +48,7 @@ def lab_up(scenario_name: str, config_dir: Path) -> tuple[LabStatus, Path]:
             shutil.rmtree(target)
         fresh_copy(golden_dc(scenario), target).start(detached=True)
     config = write_lab_config(scenario, DCInfo.load(target), target, config_dir)
+    balancer_up(scenario, target / CA_DIR, config)
     return lab_status(scenario.name), config
 
 
@@ -73,7 +74,46 @@ def lab_status(scenario_name: str) -> LabStatus:
 
 def lab_down(scenario_name: str) -> bool:
     target = lab_dir(scenario_name)
-    return (target / "exops-lab.json").is_file() and stop_detached(target)
+    balancer = balancer_down(scenario_name)
+    return (target / "exops-lab.json").is_file() and stop_detached(target) or balancer
+
+
+# ---------------------------------------------------------------- the lab balancer
+
+def balancer_up(scenario: Scenario, ca_dir: Path, config: Path) -> None:
+    """Start the scenario's balancer (re-using a running one) and add it to exops.lab.yaml."""
+    from exops.lab.haproxy import LabState, scenario_balancer, start_emulators, start_lab_balancer
+    from exops.lab.samba import LAB_ADMIN_PASSWORD
+    try:
+        scenario_balancer(scenario)
+    except ScenarioError:
+        return   # a scenario without virtual services has no balancer
+    directory = lab_dir(scenario.name).parent / "balancer"
+    state = LabState.load(directory) if (directory / "balancer.json").is_file() else None
+    if state is None or not (state.haproxy and state.haproxy.running):
+        if state is not None:
+            balancer_down(scenario.name)
+        state = start_lab_balancer(scenario, directory, ca_dir)
+        start_emulators(state, ca_dir, LAB_ADMIN_PASSWORD)
+    ca_file = ca_dir / "ca.pem"
+    with config.open("a") as out:
+        out.write(f"loadbalancers:\n  - {{name: {state.name}, type: haproxy, socket: {state.socket}, "
+                  f"config: {state.config}, serves: [{state.fqdn}]}}\n"
+                  "  # the same HAProxy through the lab's API emulators; use one entry at a time:\n"
+                  f"  # - {{name: {state.name}, type: kemp, url: 'https://{state.emulators['kemp']}', user: bal, "
+                  f"password_env: {PASSWORD_ENV}, ca_file: {ca_file}}}\n"
+                  f"  # - {{name: {state.name}, type: f5, url: 'https://{state.emulators['f5']}', user: admin, "
+                  f"password_env: {PASSWORD_ENV}, ca_file: {ca_file}}}\n"
+                  f"lab:\n  home: {directory}\n")
+
+
+def balancer_down(scenario_name: str) -> bool:
+    from exops.lab.haproxy import LabState, stop_lab_balancer
+    directory = lab_dir(scenario_name).parent / "balancer"
+    if not (directory / "balancer.json").is_file():
+        return False
+    stop_lab_balancer(LabState.load(directory))
+    return True
 
 
 def _answers(address: str | None) -> bool:

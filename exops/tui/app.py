@@ -29,6 +29,7 @@ from exops.tui import messages
 from exops.tui import session as steps
 from exops.tui.commands import TriageCommands
 from exops.tui.live import LiveEnvironment
+from exops.tui.screens.balancers import BalancersScreen
 from exops.tui.screens.export import EXTENSIONS, ExportRequest, ExportScreen
 from exops.tui.screens.findings import FindingsScreen
 from exops.tui.screens.fix import FixScreen
@@ -60,6 +61,7 @@ class ExopsApp(WorkerOutcomes, App):
         Binding("f", "go('findings')", "Findings", id="exops.findings"),
         Binding("t", "go('timeline')", "Timeline", id="exops.timeline"),
         Binding("h", "go('history')", "History", id="exops.history"),
+        Binding("b", "balancers", "Balancers", id="exops.balancers"),
         Binding("e", "export", "Export", id="exops.export"),
         Binding("r", "rerun", "Re-run checks", id="exops.rerun", show=False),
         Binding("question_mark", "help", "Help", id="exops.help", key_display="?"),
@@ -155,6 +157,8 @@ class ExopsApp(WorkerOutcomes, App):
             return None  # a change is running: its screen stays until it has finished
         if action == "export" and self.session.report is None:
             return None  # shown dimmed until there is something to export
+        if action == "balancers":
+            return self.live is not None or None  # live only: a bundle holds no balancer to watch
         return True
 
     async def action_go(self, mode: str) -> None:
@@ -177,12 +181,22 @@ class ExopsApp(WorkerOutcomes, App):
         self.start_triage()
         self.notify("Reading the evidence and running the checks again.", timeout=3)
 
+    def action_balancers(self) -> None:
+        """Live health and sessions per service and real server; read in the screen's worker."""
+        from exops.collect import load_live_config
+        from exops.sources.loadbalancers import read_balancers
+        if isinstance(self.screen, BalancersScreen) or self.live is None:
+            return
+        path = self.session.config_path
+        self.push_screen(BalancersScreen(lambda: read_balancers(load_live_config(path))[0]))
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen([
                 ("Everywhere", list(self.BINDINGS)), ("Overview", list(CheckRow.BINDINGS)),
                 ("Findings", list(FindingsScreen.BINDINGS)), ("Fix", list(FixScreen.BINDINGS)),
-                ("History", list(HistoryScreen.BINDINGS)), ("Export", list(ExportScreen.BINDINGS))]))
+                ("History", list(HistoryScreen.BINDINGS)), ("Export", list(ExportScreen.BINDINGS)),
+                ("Balancers", list(BalancersScreen.BINDINGS))]))
 
     # ------------------------------------------------------------ fixes and changes
 
