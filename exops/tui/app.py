@@ -61,7 +61,7 @@ class ExopsApp(WorkerOutcomes, App):
         Binding("f", "go('findings')", "Findings", id="exops.findings"),
         Binding("t", "go('timeline')", "Timeline", id="exops.timeline"),
         Binding("h", "go('history')", "History", id="exops.history"),
-        Binding("b", "balancers", "Balancers", id="exops.balancers"),
+        Binding("b", "balancers", "Balancers", id="exops.balancers", show=False),
         Binding("e", "export", "Export", id="exops.export"),
         Binding("r", "rerun", "Re-run checks", id="exops.rerun", show=False),
         Binding("question_mark", "help", "Help", id="exops.help", key_display="?"),
@@ -158,7 +158,7 @@ class ExopsApp(WorkerOutcomes, App):
         if action == "export" and self.session.report is None:
             return None  # shown dimmed until there is something to export
         if action == "balancers":
-            return self.live is not None or None  # live only: a bundle holds no balancer to watch
+            return self.live is not None  # live only: a bundle holds no balancer to watch
         return True
 
     async def action_go(self, mode: str) -> None:
