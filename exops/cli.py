@@ -97,7 +97,8 @@ def events(paths: tuple[str, ...], fmt: str, backend: str) -> None:
 @click.option("--bundle", type=click.Path(exists=True), help="An evidence bundle (folder or .zip).")
 @click.option("--evtx", "evtx", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="An event log (.evtx or wevtutil XML); repeat for more.")
-@click.option("--ldif", type=click.Path(exists=True, dir_okay=False), help="An ldifde export of the directory.")
+@click.option("--ldif", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="An ldifde export of the directory; repeat for the configuration and domain partitions.")
 @click.option("--only", multiple=True, metavar="ID", help="Run only this check ID; repeat for more.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here instead of stdout.")

@@ -12,19 +12,19 @@ from exops.sources.source import Source, collect_from, configured_sources
 
 
 def evidence_sources(*, bundle: str | None = None, evtx: tuple[str, ...] = (),
-                     ldif: str | None = None) -> list[Source]:
+                     ldif: tuple[str, ...] | str = ()) -> list[Source]:
     """The sources of an offline run: a bundle, or one source per loose evidence file."""
     if bundle:
         if evtx or ldif:
             raise ConfigError("--bundle already holds the evidence; do not add --evtx or --ldif")
         return [BundleSource(bundle)]
     sources: list[Source] = [EvidenceFile(kind_named("events"), path) for path in evtx]
-    if ldif:
-        sources.append(EvidenceFile(kind_named("directory"), ldif))
+    for path in (ldif,) if isinstance(ldif, str) else ldif:
+        sources.append(EvidenceFile(kind_named("directory"), path))
     return sources
 
 
-def gather_facts(*, bundle: str | None = None, evtx: tuple[str, ...] = (), ldif: str | None = None,
+def gather_facts(*, bundle: str | None = None, evtx: tuple[str, ...] = (), ldif: tuple[str, ...] | str = (),
                  config_path: str | None = None, cancel: threading.Event | None = None,
                  progress: Callable[[str], None] | None = None) -> tuple[Facts, str]:
     """Facts plus a one-line description of where they came from (shown in every report)."""

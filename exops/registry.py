@@ -43,6 +43,7 @@ class Param:
     help: str
     type: type = str               # str, bool or int
     required: bool = False
+    choices: Callable | None = None    # (facts) -> [(value, description)], best first, for pickers
 
     @property
     def option(self) -> str:
