@@ -87,8 +87,10 @@ def admin_groups_evidence(directory: DirectoryFacts) -> Evidence:
 
 
 def unknown(check_id: str, reason: str) -> Finding:
+    """UNKNOWN for what the facts lack; the detail carries the export command that supplies it."""
     return Finding(check_id=check_id, severity=Severity.UNKNOWN, target="directory facts",
-                   summary=f"could not be checked: {reason}")
+                   summary="could not be checked: " + reason.split("; export")[0].split(", so ")[0],
+                   detail=reason[0].upper() + reason[1:] + ".")
 
 
 def evidence_of(groups: list[EventGroup]) -> tuple[Evidence, ...]:
