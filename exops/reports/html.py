@@ -11,7 +11,7 @@ from html import escape
 import exops
 from exops.facts.events import EventGroup
 from exops.model import Evidence, Finding, Report, Severity
-from exops.reports import EVENT_COLUMNS, event_row, ordered, shown
+from exops.reports import EVENT_COLUMNS, check_result, event_row, ordered, shown
 
 COLOURS = {"critical": "#c62828", "warning": "#d97706", "unknown": "#6b7280",
            "info": "#1d64c0", "ok": "#2e7d32"}
@@ -184,8 +184,8 @@ def render(report: Report) -> str:
                    [(_badge(f.severity), f.check_id, f.target, f.summary) for f in findings],
                    "findings")]
     if report.checks:
-        body += ["<h2>Checks</h2>", _table(("ID", "Title", "Area", "Status", "Reason"),
-                                          [(c.id, c.title, c.area, c.status, c.reason)
+        body += ["<h2>Checks</h2>", _table(("ID", "Title", "Area", "Result", "Reason"),
+                                          [(c.id, c.title, c.area, check_result(report, c), c.reason)
                                            for c in report.checks])]
     if report.events is not None:
         body += ["<h2>Logs read</h2>", _table(

@@ -12,7 +12,7 @@ import exops
 from exops.facts.events import EventFacts
 from exops.facts.serde import to_data
 from exops.model import Report
-from exops.reports import ordered
+from exops.reports import check_result, ordered
 
 SCHEMA_VERSION = 1
 
@@ -30,7 +30,7 @@ def to_document(report: Report) -> dict[str, Any]:
         "exit_code": worst.exit_code,
         "counts": report.counts(),
         "checks": [{"id": c.id, "title": c.title, "area": c.area, "status": c.status,
-                    "reason": c.reason} for c in report.checks],
+                    "reason": c.reason, "result": check_result(report, c)} for c in report.checks],
         "findings": [f.to_dict() for f in ordered(report.findings)],
         **_event_sections(report.events),
     })

@@ -72,6 +72,14 @@ def _report(*extra: Finding) -> Report:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_shows_passing_checks_as_ok(fmt):
+    out = render(_report(), fmt)
+    assert "Site folder server is set" in out
+    if fmt in ("md", "html"):
+        assert re.search(r"FB-SITE-FOLDER.{0,80}Site folder server set.{0,40}\bok\b", out), out
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_every_format_shows_the_orphan_target_and_summary(fmt):
     out = render(_report(), fmt)
     assert ORPHAN in out
@@ -93,7 +101,8 @@ def test_json_carries_schema_version_exit_code_and_worst_first_findings():
     assert doc["findings"][0]["evidence"][0]["data"]["time"] == WHEN.isoformat()
     assert doc["checks"][3] == {"id": "CAS-ARRAY", "title": "CAS array resolves",
                                 "area": "casarray", "status": "skipped",
-                                "reason": "no Exchange servers were collected"}
+                                "reason": "no Exchange servers were collected", "result": "skipped"}
+    assert [c["result"] for c in doc["checks"]][:3] == ["1 critical", "1 warning", "ok"]
 
 
 def test_json_lists_logs_and_event_groups_with_per_day_counts():
@@ -190,7 +199,8 @@ def test_junit_maps_checks_to_failures_skips_and_errors():
     assert orphan.find("failure").get("message") == ORPHAN_SUMMARY
     assert orphan.find("failure").get("type") == "critical"
     assert cases["LB-SLOWSTART"].find("failure").get("type") == "warning"
-    assert list(cases["FB-SITE-FOLDER"]) == []
+    [passed] = list(cases["FB-SITE-FOLDER"])    # a pass says what it looked at
+    assert passed.tag == "system-out" and "Site folder server is set" in passed.text
     assert cases["CAS-ARRAY"].find("skipped").get("message") == "no Exchange servers were collected"
     assert cases["LB-HEALTH"].find("error").get("message") == "KEMP API returned 500"
 
