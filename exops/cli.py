@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -102,9 +103,12 @@ def events(paths: tuple[str, ...], fmt: str, backend: str) -> None:
 @click.option("--only", multiple=True, metavar="ID", help="Run only this check ID; repeat for more.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here instead of stdout.")
+@click.option("--affected", type=click.Path(dir_okay=False),
+              help="Write every affected recipient (DN, display name, mail, legacyExchangeDN, home "
+                   "database or server, kind) to this CSV file. The JSON report holds them too.")
 @click.pass_context
 @friendly(exit_code=3)
-def check_command(ctx, bundle, evtx, ldif, only, fmt, output) -> None:
+def check_command(ctx, bundle, evtx, ldif, only, fmt, output, affected) -> None:
     """Run the checks and report (exit 0 OK, 1 warning, 2 critical, 3 unknown).
 
     Evidence comes from a bundle, from loose files, or, with neither, from the live directory
@@ -116,10 +120,11 @@ def check_command(ctx, bundle, evtx, ldif, only, fmt, output) -> None:
       exops check --bundle fixtures/scenarios/litware/bundle
       exops check --evtx Application.evtx --ldif directory.ldf --format html -o report.html
       exops check --bundle evidence.zip --only FB-ORPHAN-DN --format json
+      exops check --bundle evidence.zip --affected affected.csv
     """
-    from exops.collect import gather_facts
+    from exops.collect import affected_of, gather_facts
     from exops.diagnose import run_checks, select_checks
-    from exops.reports import render, print_table
+    from exops.reports import print_table, write
     specs = select_checks(only)
     facts, source = gather_facts(bundle=bundle, evtx=evtx, ldif=ldif,
                                  config_path=ctx.obj.get("config_path"))
@@ -127,14 +132,31 @@ def check_command(ctx, bundle, evtx, ldif, only, fmt, output) -> None:
         error_console.print(f"[bold red]cannot read:[/] {escape(reason)}", highlight=False, soft_wrap=True)
     with check_progress(quiet=fmt != "table" and not output) as hook:
         report = run_checks(facts, source, specs, progress=hook)
+    if fmt == "json" or affected:
+        report = replace(report, affected=affected_of(facts, bundle=bundle, ldif=ldif,
+                                                      config_path=ctx.obj.get("config_path")))
+    if affected:
+        _write_affected(report.affected, affected)
     if output:
-        Path(output).write_text(render(report, fmt))
+        with open(output, "w", encoding="utf-8") as out:
+            write(report, fmt, out)
         error_console.print(f"wrote {fmt} report to {output}")
     elif fmt == "table":
         print_table(report, console)
     else:
-        click.echo(render(report, fmt))
+        write(report, fmt, sys.stdout)
     sys.exit(report.worst.exit_code)
+
+
+def _write_affected(recipients, path: str) -> None:
+    from exops.reports.csv import write_affected
+    if recipients is None:
+        error_console.print("no affected-recipients list: the directory facts cannot tell which "
+                            "administrative groups are missing (see the UNKNOWN findings)")
+        return
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        written = write_affected(recipients, out)
+    error_console.print(f"wrote {written} of {recipients.total} affected recipients to {path}")
 
 
 @cli.command()

@@ -59,3 +59,19 @@ def load_live_config(config_path: str | None, purpose: str = "no configuration:"
     if path is None:
         raise ConfigError(f"{purpose} pass --config FILE, set $EXOPS_CONFIG, or create ./exops.yaml ")
     return load_config(path)
+
+
+def affected_of(facts: Facts, *, bundle: str | None = None, ldif: tuple[str, ...] = (),
+                config_path: str | None = None):
+    """Every affected recipient, read again from the evidence the facts came from (streamed)."""
+    from exops.affected import affected_recipients, bundle_entries, directory_entries, ldif_entries
+    if bundle:
+        return affected_recipients(facts, bundle_entries(bundle), f"bundle {bundle}")
+    if ldif:
+        return affected_recipients(facts, ldif_entries(ldif), "ldif " + ", ".join(ldif))
+    from exops.sources.directory import DirectorySource
+    config = load_live_config(config_path)
+    if config.directory is None:
+        return None
+    source = DirectorySource.from_settings(config.directory)
+    return affected_recipients(facts, directory_entries(source), source.name)

@@ -105,6 +105,7 @@ class Report:
     findings: tuple[Finding, ...]
     checks: tuple[CheckRun, ...] = ()
     events: Any = None  # EventFacts when logs were read: per-day counts feed the timelines
+    affected: Any = None  # AffectedRecipients: every affected recipient, streamed when written
 
     @property
     def worst(self) -> Severity:

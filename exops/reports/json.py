@@ -5,8 +5,9 @@ so a reader checks the version and ignores what it does not know.
 """
 from __future__ import annotations
 
+import io
 import json
-from typing import Any
+from typing import IO, Any
 
 import exops
 from exops.facts.events import EventFacts
@@ -50,8 +51,29 @@ def _event_sections(events: EventFacts | None) -> dict[str, list]:
 
 
 def render(report: Report) -> str:
+    out = io.StringIO()
+    write(report, out)
+    return out.getvalue()
+
+
+def write(report: Report, out: IO[str]) -> None:
+    """The document; with `report.affected`, every affected recipient under
+    `affected_recipients.recipients`, written one by one as they stream (100,000 fit in flat
+    memory)."""
+    doc = to_document(report)
     # Evidence data is free-form: a value JSON has no type for is written as its text.
-    return json.dumps(to_document(report), indent=2, ensure_ascii=False, default=str) + "\n"
+    if report.affected is None:
+        out.write(json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
+        return
+    doc["affected_recipients"] = {"total": report.affected.total, "source": report.affected.origin,
+                                  "prefixes": sorted(report.affected.prefixes.values()), "recipients": []}
+    head, tail = json.dumps(doc, indent=2, ensure_ascii=False, default=str).rsplit('"recipients": []', 1)
+    out.write(head + '"recipients": [')
+    for i, r in enumerate(report.affected):
+        out.write(("," if i else "") + "\n      " + json.dumps(
+            {"dn": r.dn, "display_name": r.display_name, "mail": r.mail, "legacy_exchange_dn": r.legacy_dn,
+             "home": r.home, "kind": r.kind}, ensure_ascii=False))
+    out.write("\n    ]" + tail + "\n")
 
 
 def load(text: str) -> dict[str, Any]:

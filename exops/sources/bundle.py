@@ -124,6 +124,16 @@ def open_bundle(path: str | Path, *, progress: Callable[[str], None] | None = No
     return facts
 
 
+@contextmanager
+def raw_evidence(path: str | Path, kind: str) -> Iterator[list[Path]]:
+    """The files a bundle holds for one fact kind (its LDIF exports, its logs), readable inside
+    the `with`: for readers that need more than the facts keep (every affected recipient)."""
+    path = Path(path)
+    with _unpacked(path) as root:
+        manifest = _manifest(path, root)
+        yield [_member(path, root, member) for member in _held(path, manifest).get(kind, [])]
+
+
 def _held(path: Path, manifest: dict) -> dict[str, list[str]]:
     """What the bundle holds per fact kind; a version 1 manifest is migrated on read."""
     if manifest["schema_version"] == 1:

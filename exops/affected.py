@@ -1,0 +1,84 @@
+"""Every recipient whose legacyExchangeDN names a missing administrative group, streamed.
+
+The facts keep per-prefix counts and a few examples, so memory stays flat; the complete list a
+change board asks for is read again, one entry at a time, from where the recipients came from:
+the LDIF exports given, the LDIF members of a bundle, or a paged search of the live directory.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from exops.checks.freebusy import orphaned
+from exops.dn import admin_group_prefix, fold
+from exops.errors import ExopsError
+from exops.facts.directory import DirectoryFacts, SeenDNs
+from exops.facts.store import Facts
+from exops.sources.entries import Recipient, recipient_of
+from exops.sources.ldif import read_ldif
+
+Entries = Callable[[], Iterable[tuple[str, dict]]]
+
+
+class AffectedUnavailable(ExopsError):
+    """The evidence holds counts, not the recipients themselves (a bundle collected live)."""
+
+
+class AffectedRecipients:
+    """Iterable again and again; each pass re-reads the evidence and yields each recipient once."""
+
+    def __init__(self, prefixes: Iterable[str], total: int, entries: Entries, origin: str):
+        self.prefixes = {fold(p): p for p in prefixes}
+        self.total = total          # as the facts counted them: what every pass should yield
+        self.origin = origin
+        self._entries = entries
+
+    def __iter__(self) -> Iterator[Recipient]:
+        seen = SeenDNs()
+        for dn, attrs in self._entries():
+            recipient = recipient_of(dn, attrs)
+            if recipient is None:
+                continue
+            prefix = admin_group_prefix(recipient.legacy_dn)
+            if prefix and fold(prefix) in self.prefixes and seen.add(dn):
+                yield recipient
+
+
+def ldif_entries(paths: Iterable[str | Path]) -> Entries:
+    paths = [Path(p) for p in paths]
+    return lambda: (entry for path in paths for entry in read_ldif(path))
+
+
+def bundle_entries(bundle: str | Path) -> Entries:
+    from exops.sources.bundle import raw_evidence
+
+    def entries() -> Iterator[tuple[str, dict]]:
+        with raw_evidence(bundle, "directory") as files:
+            exports = [f for f in files if f.suffix.lower() in (".ldf", ".ldif")]
+            if not exports:
+                raise AffectedUnavailable(
+                    f"bundle {bundle} holds directory facts collected live (counts, not recipients); "
+                    "list every affected recipient against the directory itself (exops check "
+                    "--affected FILE with --config) or from an ldifde export (--ldif)")
+            for path in exports:
+                yield from read_ldif(path)
+    return entries
+
+
+def directory_entries(source) -> Entries:
+    """A paged search of every recipient with a legacyExchangeDN (one pass, any number of prefixes)."""
+    from exops.sources.directory import RECIPIENT_FILTER
+    from exops.sources.entries import ATTRIBUTES
+    return lambda: (tuple(e) for e in source.search(source.base_dn, RECIPIENT_FILTER, ATTRIBUTES,
+                                                    phase="affected recipients"))
+
+
+def affected_recipients(facts: Facts, entries: Entries, origin: str) -> AffectedRecipients | None:
+    """The recipients under every orphaned prefix, or None when the directory facts cannot tell."""
+    directory = facts.get(DirectoryFacts)
+    if directory is None or directory.gap("configuration", "admin_groups", "recipients"):
+        return None
+    groups = orphaned(directory)
+    return AffectedRecipients((g.prefix for g in groups), sum(sum(g.counts.values()) for g in groups),
+                              entries, origin)
+
