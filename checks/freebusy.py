@@ -305,8 +305,9 @@ def public_folder_tree(directory: DirectoryFacts) -> Iterator[Finding]:
     yield Finding(
         check_id="FB-PF-TREE", severity=Severity.CRITICAL,
         target=modern.legacy_dn if modern and modern.legacy_dn else "CN=Folder Hierarchies",
-        summary=f"{plural(len(directory.public_folder_databases), 'public folder database')} exist but "
-                f"no msExchPFTree object does ({read}); fix this first",
+        summary=f"{plural(len(directory.public_folder_databases), 'public folder database')} "
+                f"{'exists' if len(directory.public_folder_databases) == 1 else 'exist'} but no "
+                f"msExchPFTree object does ({read}); fix this first",
         detail="Without the public folder tree object under CN=Folder Hierarchies of the Exchange "
                "2007+ administrative group, free/busy publishing fails with MSExchangeFBPublish "
                "event 8207, error 0x80070005 (Microsoft KB 945602). " + TREE_FIRST + " Manual step "

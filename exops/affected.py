@@ -82,3 +82,37 @@ def affected_recipients(facts: Facts, entries: Entries, origin: str) -> Affected
     return AffectedRecipients((g.prefix for g in groups), sum(sum(g.counts.values()) for g in groups),
                               entries, origin)
 
+
+
+class EvidenceRecipients:
+    """Recipients read from evidence (a bundle's LDIF) for the planners that search the live
+    directory: the same two questions, answered by streaming the export again. Plans made this
+    way are previews; applying one goes through the live directory, which plans it anew."""
+
+    def __init__(self, entries: Entries, name: str):
+        self.name = name
+        self._entries = entries
+
+    def recipients_with_prefix(self, prefix: str, attributes=(), *, narrow: str = "") -> Iterator:
+        from exops.sources.directory import Entry
+        if narrow:
+            raise ExopsError(f"{self.name}: --users filters are evaluated by the directory; "
+                             "plan without --users from evidence, or against the live directory")
+        under = fold(prefix.strip().rstrip("/") + "/")
+        seen = SeenDNs()
+        for dn, attrs in self._entries():
+            recipient = recipient_of(dn, attrs)
+            if recipient and fold(recipient.legacy_dn).startswith(under) and seen.add(dn):
+                yield Entry(dn, attrs)
+
+    def legacy_dns_in_use(self, values: Iterable[str]) -> dict[str, str]:
+        """{folded value: DN of the object that has it} for values some object already carries,
+        as its legacyExchangeDN or as an X500 proxy address."""
+        wanted = {fold(v) for v in values}
+        found: dict[str, str] = {}
+        for dn, attrs in self._entries():
+            for value in [*attrs.get("legacyexchangedn", ()),
+                          *(p[5:] for p in attrs.get("proxyaddresses", ()) if p[:5].upper() == "X500:")]:
+                if fold(value) in wanted:
+                    found.setdefault(fold(value), dn)
+        return found

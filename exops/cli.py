@@ -122,6 +122,7 @@ def check_command(ctx, bundle, evtx, ldif, only, fmt, output, affected) -> None:
       exops check --bundle evidence.zip --only FB-ORPHAN-DN --format json
       exops check --bundle evidence.zip --affected affected.csv
     """
+    from exops.advice import context_words, in_context
     from exops.collect import affected_of, gather_facts
     from exops.diagnose import run_checks, select_checks
     from exops.reports import print_table, write
@@ -132,6 +133,8 @@ def check_command(ctx, bundle, evtx, ldif, only, fmt, output, affected) -> None:
         error_console.print(f"[bold red]cannot read:[/] {escape(reason)}", highlight=False, soft_wrap=True)
     with check_progress(quiet=fmt != "table" and not output) as hook:
         report = run_checks(facts, source, specs, progress=hook)
+    report = in_context(report, facts, *context_words(bundle=bundle, config_path=ctx.obj.get("config_path"),
+                                                      live=not (bundle or evtx or ldif)))
     if fmt == "json" or affected:
         report = replace(report, affected=affected_of(facts, bundle=bundle, ldif=ldif,
                                                       config_path=ctx.obj.get("config_path")))

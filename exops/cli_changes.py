@@ -59,8 +59,9 @@ def run_fix(ctx: click.Context, name: str, params: dict, *, bundle: str | None, 
     from exops.collect import gather_facts, load_live_config
     from exops.workbench import Workbench, plan_fix
     if bundle:
+        from exops.affected import EvidenceRecipients, bundle_entries
         facts, _ = gather_facts(bundle=bundle)
-        plan = plan_fix(name, params, facts)
+        plan = plan_fix(name, params, facts, [EvidenceRecipients(bundle_entries(bundle), f"bundle {bundle}")])
         click.echo(plan.describe())
         if plan_out:
             plan.save(plan_out)

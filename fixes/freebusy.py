@@ -22,7 +22,6 @@ from exops.facts.store import Facts
 from exops.ldiftext import add_record, modify_record
 from exops.plan import Plan, PlanError, Step
 from exops.registry import Param, fix
-from exops.sources.directory import DirectorySource
 
 ABSENT = {"exists": False, "attributes": {}}
 
@@ -258,10 +257,10 @@ def plan_rewrite(facts: Facts, live=(), *, dn: str, to_ag: str, users: str | Non
     proxy address) so replies to old mail still resolve.
     """
     directory = _directory(facts)
-    source = next((s for s in live if isinstance(s, DirectorySource)), None)
+    source = next((s for s in live if hasattr(s, "recipients_with_prefix")), None)
     if source is None:
-        raise FixRefused("freebusy-rewrite searches the live directory for every affected recipient: "
-                         "run it with a configuration that has a directory section, not on a bundle")
+        raise FixRefused("freebusy-rewrite reads every affected recipient from the live directory or "
+                         "from a bundle's ldifde export: run it with --config, or --bundle with an LDIF")
     try:
         org, ag = parse_admin_group_dn(dn)
     except BadLegacyDN as exc:
@@ -274,9 +273,12 @@ def plan_rewrite(facts: Facts, live=(), *, dn: str, to_ag: str, users: str | Non
         raise FixRefused(f"--to-ag {to_ag!r} is not an existing administrative group (known: {known})")
     if fold(target.legacy_dn) == fold(old_prefix):
         raise FixRefused("--to-ag names the same administrative group as --dn")
-    steps = []
+    steps, moved = [], {}
     for entry_dn, legacy, proxies in _recipients(source, old_prefix, users):
         new = target.legacy_dn + legacy[len(old_prefix):]
+        if fold(new) in moved:
+            raise FixRefused(f"{entry_dn} and {moved[fold(new)]} would both get legacyExchangeDN {new}")
+        moved[fold(new)] = entry_dn
         x500 = f"X500:{legacy}"
         kept = proxies if any(fold(p) == fold(x500) for p in proxies) else [*proxies, x500]
         steps.append(_set(
@@ -288,9 +290,20 @@ def plan_rewrite(facts: Facts, live=(), *, dn: str, to_ag: str, users: str | Non
     if not steps:
         raise FixRefused(f"no recipient has a legacyExchangeDN under {old_prefix}"
                          + (f" matching {users}" if users else ""))
+    taken = {value: holder for value, holder in source.legacy_dns_in_use(list(moved)).items()
+             if fold(holder) != fold(moved.get(value, ""))}
+    if taken:
+        value, holder = next(iter(taken.items()))
+        raise FixRefused(f"{len(taken)} new legacyExchangeDN value(s) are already in use, e.g. {value} "
+                         f"by {holder}: a legacyExchangeDN must be unique; nothing was planned")
     notes = (f"{len(steps)} recipient(s) move from {old_prefix} to {target.legacy_dn}; every existing "
-             "proxy address is kept and the old legacyExchangeDN is added as X500",
-             "Outlook caches the old value: users may need a new profile or an offline address book update")
+             "proxy address is kept and the old legacyExchangeDN is added as X500; the new values "
+             f"were checked unique in {source.name}",
+             "Outlook caches the old value: users may need a new profile or an offline address book update",
+             "Not fixed by this: delegate and calendar permissions and meeting items that name the old "
+             "legacyExchangeDN keep it (the seed's warning: messy at scale); cached Outlook nicknames "
+             "(autocomplete) still resolve only through the X500 address; recreating the administrative "
+             "group (exops fix freebusy) changes no user and avoids all of this")
     return Plan(fix="freebusy-rewrite", params={"dn": old_prefix, "to_ag": target.name, "users": users},
                 steps=tuple(steps), notes=notes)
 
