@@ -48,6 +48,15 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
     if ctx.invoked_subcommand is None:
+        from exops.config import find_config
+        if find_config(config_path) is None:
+            error_console.print(
+                "exops: no configuration (no --config, no $EXOPS_CONFIG, no ./exops.yaml).\n"
+                "  exops demo          triage the bundled litware scenario, no servers needed\n"
+                "  exops config init   write a commented exops.yaml to fill in\n"
+                "  exops check --bundle B | --ldif F --evtx L   diagnose evidence without one",
+                highlight=False, markup=False)
+            sys.exit(3)
         ctx.invoke(tui)
 
 
@@ -202,6 +211,22 @@ def list_checks() -> None:
 @cli.group("config")
 def config_group() -> None:
     """Work with the inventory file (exops.yaml)."""
+
+
+@config_group.command("init")
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+@click.pass_context
+@friendly(exit_code=3)
+def config_init(ctx, force: bool) -> None:
+    """Write a commented exops.yaml (or the --config path) to fill in."""
+    from exops.config import ConfigError
+    from exops.config_template import TEMPLATE
+    path = Path(ctx.find_root().obj.get("config_path") or "exops.yaml")
+    if path.exists() and not force:
+        raise ConfigError(f"{path} exists; edit it, or say --force to replace it with the template")
+    path.write_text(TEMPLATE, encoding="utf-8")
+    click.echo(f"wrote {path}: fill in the directory section, export EXOPS_LDAP_PASSWORD, then run "
+               f"'exops config check'")
 
 
 @config_group.command("check")

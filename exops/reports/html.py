@@ -5,10 +5,12 @@ goes through `html.escape`, and the charts are inline SVG so the file opens and 
 """
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, timedelta
 from html import escape
 
 import exops
+from exops.dn import fold
 from exops.facts.events import EventGroup
 from exops.model import Evidence, Finding, Report, Severity
 from exops.reports import EVENT_COLUMNS, check_result, event_row, ordered, shown
@@ -92,15 +94,19 @@ def _days(keys: set[str]) -> list[str]:
 
 
 def event_series(groups: tuple[EventGroup, ...], limit: int = len(SERIES_COLOURS)) -> dict:
-    """Per-day counts by DN, or by event ID when there are more DNs than lines to draw."""
-    by_dn = len({g.dn for g in groups}) <= limit
+    """Per-day counts by DN (compared case-insensitively, as Exchange does, and labelled as most
+    events spell it), or by event ID when there are more DNs than lines to draw."""
+    by_dn = len({fold(g.dn) for g in groups}) <= limit
     series: dict[str, dict[str, int]] = {}
+    spellings: dict[str, Counter] = {}
     for g in groups:
-        days = series.setdefault(g.dn if by_dn else f"event {g.event_id}", {})
+        key = fold(g.dn) if by_dn else f"event {g.event_id}"
+        spellings.setdefault(key, Counter())[g.dn if by_dn else key] += g.count
+        days = series.setdefault(key, {})
         for day, n in g.per_day.items():
             days[day] = days.get(day, 0) + n
-    ranked = sorted(series.items(), key=lambda kv: -sum(kv[1].values()))
-    return dict(ranked[:limit])
+    ranked = sorted(series.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+    return {spellings[key].most_common(1)[0][0]: days for key, days in ranked[:limit]}
 
 
 def events_chart(groups: tuple[EventGroup, ...]) -> str:

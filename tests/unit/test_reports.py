@@ -227,3 +227,13 @@ def test_markdown_lays_out_evidence_by_kind_and_fixes_as_inline_code():
     assert "| legacyExchangeDN |" in md
     assert "~~~\nName : EX:/o=EUROPE\n  <none>\n~~~" in md
     assert "- `Set-PublicFolderDatabase PFDB1 -Confirm:$false`" in md
+
+
+def test_html_timeline_draws_one_series_per_dn_whatever_its_letter_case():
+    from exops.reports.html import event_series
+    groups = (EventGroup(14031, "FreeBusy", ORPHAN, "L12EX1", 5, WHEN, WHEN, per_day={"2024-05-01": 5}),
+              EventGroup(14031, "FreeBusy", ORPHAN.upper(), "L12EX2", 2, WHEN, WHEN, per_day={"2024-05-01": 2}))
+    assert event_series(groups) == {ORPHAN: {"2024-05-01": 7}}
+    html = render(Report(source="s", generated=WHEN, findings=(),
+                         events=EventFacts(scans=(LogScan("a.evtx", "python", 9, groups=groups),))), "html")
+    assert html.count("<polyline") == 1
