@@ -307,3 +307,40 @@ async def test_x_on_a_finding_opens_its_fixes_and_escape_comes_back(litware_bund
         await run["Fix…"]()
         await pilot.pause()
         assert isinstance(app.screen, FixScreen)
+
+
+async def test_the_first_screen_of_the_demo_shows_the_orphan_and_its_mailbox_count(litware_bundle):
+    app = ExopsApp(bundle=str(litware_bundle))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "Worst findings" in text
+        line = next(row for row in text.splitlines() if ORPHAN in row)
+        assert "critical" in line and "152 mailboxes" in line
+        assert "ok: 0" not in text and " 0 ok" not in text.replace("  ", " ")
+
+
+async def test_enter_on_a_passing_check_shows_what_it_looked_at(litware_bundle):
+    app = ExopsApp(bundle=str(litware_bundle))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        app.screen.query_one("#check-FB-PF-TREE", CheckRow).focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, FindingsScreen)
+        [passing] = app.screen.rows
+        assert passing.severity is Severity.OK and "CN=Public Folders" in passing.summary
+        assert "No finding matches" not in detail_text(app.screen)
+
+
+async def test_copy_gives_the_quoted_command_for_this_bundle(litware_bundle):
+    app = ExopsApp(bundle=str(litware_bundle))
+    copied = []
+    app.copy_to_clipboard = copied.append
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await open_orphan(app, pilot)
+        await pilot.press("c")
+        await pilot.pause()
+    assert copied and copied[0].startswith(f"exops fix freebusy --dn '{ORPHAN}' --bundle ")
+    assert copied[0].endswith(" --dry-run")

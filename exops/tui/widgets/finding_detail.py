@@ -62,7 +62,7 @@ class FindingDetail(VerticalScroll):
                           (finding.target, "bold")),
             BLANK, Text(finding.summary)]
         if finding.detail:
-            out += [BLANK, Text(finding.detail, style=palette.muted)]
+            out += [BLANK, Text(finding.detail)]   # the advice: read as plainly as the summary
         if finding.evidence:
             out += [BLANK, heading("Evidence", summary_line(finding.evidence), palette)]
             out += [Padding(part, (0, 0, 1, 2))
