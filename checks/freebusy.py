@@ -48,7 +48,7 @@ def fix_rewrite(prefix: str, existing: str) -> str:
 
 def plural(n: int, word: str, many: str | None = None) -> str:
     """`1 mailbox`, `2 mailboxes`, `119 events`."""
-    return f"{n} {word if n == 1 else many or word + 's'}"
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
 # ---------------------------------------------------------------- evidence helpers

@@ -52,4 +52,6 @@ class WorstFindings(Static):
             lines.append(line)
         if len(worst) > SHOWN:
             lines.append(Text(f"… {len(worst) - SHOWN} more on the Findings screen (f)", style=muted))
-        self.update(Text("\n").join(lines))
+        shown = Text("\n").join(lines)
+        shown.no_wrap, shown.overflow = True, "ellipsis"
+        self.update(shown)
