@@ -35,7 +35,7 @@ class WorstFindings(Static):
     def show(self, report: Report | None) -> None:
         muted = theme_colour(self.app, "text-muted")
         if report is None:
-            self.update(Text("…", style=muted))
+            self.update(Text("–", style=muted))   # not checked (yet), as the severity tiles say
             return
         worst = by_target(list(report.findings))
         if not worst:
