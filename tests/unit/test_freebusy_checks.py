@@ -153,3 +153,23 @@ def test_checks_without_their_facts_are_skipped_and_run_is_unknown():
     report = run_checks(Facts(), "nothing")
     assert all(c.status == "skipped" for c in report.checks)
     assert report.worst is Severity.UNKNOWN and report.worst.exit_code == 3
+
+
+def test_fabrikam_findings_share_the_ag_as_target_and_name_their_cause_and_order():
+    from exops.collect import gather_facts
+    from tests.conftest import SCENARIOS
+    facts, source = gather_facts(bundle=str(SCENARIOS / "fabrikam" / "bundle"))
+    report = run_checks(facts, source)
+    by_target = {}
+    for f in report.findings:
+        by_target.setdefault(f.target.casefold(), set()).add(f.check_id)
+    assert {"FB-SITEFOLDER", "FB-EVENT-8207"} <= by_target["/o=fabrikam/ou=paris"]
+    assert {"FB-ORPHAN-DN", "FB-EVENT-14031"} <= by_target["/o=fabrikam/ou=first administrative group"]
+    modern = "/o=FABRIKAM/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)"
+    assert {"FB-PF-TREE", "FB-EVENT-8207"} <= by_target[modern.casefold()]
+    errors = {f.target: f for f in report.findings if f.check_id == "FB-EVENT-8207"}
+    assert "see FB-SITEFOLDER /o=FABRIKAM/ou=Paris" in errors["/o=FABRIKAM/ou=Paris"].detail
+    assert "see FB-PF-TREE" in errors[modern].detail
+    [tree] = [f for f in report.findings if f.check_id == "FB-PF-TREE"]
+    assert "fix this first" in tree.summary
+    assert any("PF01" in k for e in tree.evidence for k in e.data.get("attributes", {}))
