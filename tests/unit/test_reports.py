@@ -237,3 +237,19 @@ def test_html_timeline_draws_one_series_per_dn_whatever_its_letter_case():
     html = render(Report(source="s", generated=WHEN, findings=(),
                          events=EventFacts(scans=(LogScan("a.evtx", "python", 9, groups=groups),))), "html")
     assert html.count("<polyline") == 1
+
+
+def test_events_fit_an_80_column_terminal_with_whole_dns_times_and_codes():
+    import io as _io
+    from rich.console import Console
+    from exops.console import print_scans
+    long_dn = "/o=EUROPE/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)"
+    groups = (EventGroup(8207, "MSExchangeFBPublish", long_dn, "l12ex1.litware.com", 1234, WHEN, WHEN,
+                         error_codes=("0x80070005",)),)
+    out = Console(width=80, file=_io.StringIO(), color_system=None)
+    print_scans([LogScan("Application.evtx", "python", 1200, groups=groups)], out)
+    text = out.file.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    joined = "".join(line.strip(" │|") for line in text.splitlines())
+    assert "".join(long_dn.split()) in "".join(joined.split())        # wrapped, not cut
+    assert WHEN.strftime("%Y-%m-%d %H:%M") in text and "0x80070005" in text and "×1234" in text
