@@ -14,8 +14,8 @@ from exops.facts.store import Facts
 from exops.model import Report
 
 
-def context_words(*, bundle: str | None = None, config_path: str | None = None,
-                  live: bool = False) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def context_words(*, bundle: str | None = None,
+                  config_path: str | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(words after `exops`, words after the fix's options) for the report's own context."""
     if bundle:
         return (), ("--bundle", bundle, "--dry-run")

@@ -142,11 +142,11 @@ def check_command(ctx, bundle, evtx, ldif, only, fmt, output, affected) -> None:
         error_console.print(f"[bold red]cannot read:[/] {escape(reason)}", highlight=False, soft_wrap=True)
     with check_progress(quiet=fmt != "table" and not output) as hook:
         report = run_checks(facts, source, specs, progress=hook)
-    report = in_context(report, facts, *context_words(bundle=bundle, config_path=ctx.obj.get("config_path"),
-                                                      live=not (bundle or evtx or ldif)))
+    report = in_context(report, facts, *context_words(bundle=bundle, config_path=ctx.obj.get("config_path")))
     if fmt == "json" or affected:
         report = replace(report, affected=affected_of(facts, bundle=bundle, ldif=ldif,
-                                                      config_path=ctx.obj.get("config_path")))
+                                                      config_path=ctx.obj.get("config_path"),
+                                                      live=not (bundle or evtx or ldif)))
     if affected:
         _write_affected(report.affected, affected)
     if output:

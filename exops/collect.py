@@ -62,13 +62,16 @@ def load_live_config(config_path: str | None, purpose: str = "no configuration:"
 
 
 def affected_of(facts: Facts, *, bundle: str | None = None, ldif: tuple[str, ...] = (),
-                config_path: str | None = None):
-    """Every affected recipient, read again from the evidence the facts came from (streamed)."""
+                config_path: str | None = None, live: bool = False):
+    """Every affected recipient, read again from where the facts came from (streamed); None when
+    that holds no recipients (logs alone)."""
     from exops.affected import affected_recipients, bundle_entries, directory_entries, ldif_entries
     if bundle:
         return affected_recipients(facts, bundle_entries(bundle), f"bundle {bundle}")
     if ldif:
         return affected_recipients(facts, ldif_entries(ldif), "ldif " + ", ".join(ldif))
+    if not live:
+        return None
     from exops.sources.directory import DirectorySource
     config = load_live_config(config_path)
     if config.directory is None:

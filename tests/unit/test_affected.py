@@ -117,3 +117,11 @@ def test_many_orphaned_prefixes_are_grouped_beyond_a_limit(tmp_path):
     assert len(found) == 21 and found[-1].target == "10 more orphaned prefixes"
     assert "100 mailboxes" in found[-1].summary
     assert len(list(affected_recipients(facts, ldif_entries(ldifs), "t"))) == 300
+
+
+def test_logs_alone_give_a_json_report_without_an_affected_list(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "exops", "check", "--evtx",
+                             str(LITWARE / "logs" / "L12EX1-Application.evtx"), "--format", "json"],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "affected_recipients" not in json.loads(result.stdout)
