@@ -20,10 +20,6 @@ from exops.sources.ldif import read_ldif
 Entries = Callable[[], Iterable[tuple[str, dict]]]
 
 
-class AffectedUnavailable(ExopsError):
-    """The evidence holds counts, not the recipients themselves (a bundle collected live)."""
-
-
 class AffectedRecipients:
     """Iterable again and again; each pass re-reads the evidence and yields each recipient once."""
 
@@ -49,18 +45,21 @@ def ldif_entries(paths: Iterable[str | Path]) -> Entries:
     return lambda: (entry for path in paths for entry in read_ldif(path))
 
 
-def bundle_entries(bundle: str | Path) -> Entries:
+def bundle_entries(bundle: str | Path) -> Entries | None:
+    """The entries of a bundle's ldifde exports; None when it holds none (a bundle collected live
+    keeps counts, not recipients: list them against the directory with --config)."""
     from exops.sources.bundle import raw_evidence
+
+    def exports(files: list[Path]) -> list[Path]:
+        return [f for f in files if f.suffix.lower() in (".ldf", ".ldif")]
+
+    with raw_evidence(bundle, "directory") as files:
+        if not exports(files):
+            return None
 
     def entries() -> Iterator[tuple[str, dict]]:
         with raw_evidence(bundle, "directory") as files:
-            exports = [f for f in files if f.suffix.lower() in (".ldf", ".ldif")]
-            if not exports:
-                raise AffectedUnavailable(
-                    f"bundle {bundle} holds directory facts collected live (counts, not recipients); "
-                    "list every affected recipient against the directory itself (exops check "
-                    "--affected FILE with --config) or from an ldifde export (--ldif)")
-            for path in exports:
+            for path in exports(files):
                 yield from read_ldif(path)
     return entries
 
@@ -73,10 +72,11 @@ def directory_entries(source) -> Entries:
                                                     phase="affected recipients"))
 
 
-def affected_recipients(facts: Facts, entries: Entries, origin: str) -> AffectedRecipients | None:
-    """The recipients under every orphaned prefix, or None when the directory facts cannot tell."""
+def affected_recipients(facts: Facts, entries: Entries | None, origin: str) -> AffectedRecipients | None:
+    """The recipients under every orphaned prefix, or None when the directory facts cannot tell
+    or the evidence holds no recipients to list."""
     directory = facts.get(DirectoryFacts)
-    if directory is None or directory.gap("configuration", "admin_groups", "recipients"):
+    if entries is None or directory is None or directory.gap("configuration", "admin_groups", "recipients"):
         return None
     groups = orphaned(directory)
     return AffectedRecipients((g.prefix for g in groups), sum(sum(g.counts.values()) for g in groups),

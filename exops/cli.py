@@ -163,8 +163,10 @@ def check_command(ctx, bundle, evtx, ldif, only, fmt, output, affected) -> None:
 def _write_affected(recipients, path: str) -> None:
     from exops.reports.csv import write_affected
     if recipients is None:
-        error_console.print("no affected-recipients list: the directory facts cannot tell which "
-                            "administrative groups are missing (see the UNKNOWN findings)")
+        error_console.print("no affected-recipients list: the evidence holds no recipients (a bundle "
+                            "collected live keeps counts: run --affected with --config against the "
+                            "directory), or the directory facts cannot tell which administrative "
+                            "groups are missing (see the UNKNOWN findings)")
         return
     with open(path, "w", encoding="utf-8", newline="") as out:
         written = write_affected(recipients, out)

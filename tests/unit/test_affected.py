@@ -125,3 +125,13 @@ def test_logs_alone_give_a_json_report_without_an_affected_list(tmp_path):
                             capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert "affected_recipients" not in json.loads(result.stdout)
+
+
+def test_a_bundle_collected_live_says_it_holds_counts_not_recipients(tmp_path):
+    from exops.sources.bundle import write_bundle
+    facts, _ = gather_facts(bundle=str(LITWARE))
+    bundle = write_bundle(tmp_path / "live", facts=facts)
+    result = subprocess.run([sys.executable, "-m", "exops", "check", "--bundle", str(bundle), "--format", "json",
+                             "--affected", str(tmp_path / "a.csv")], capture_output=True, text=True)
+    assert result.returncode == 2 and "collected live keeps counts" in result.stderr
+    assert "affected_recipients" not in json.loads(result.stdout)
