@@ -97,3 +97,11 @@ def test_nothing_decisive_exits_3_from_the_command_line():
                              "--format", "json"], capture_output=True, text=True)
     assert result.returncode == 3, result.stderr
     assert '"status": "unknown"' in result.stdout
+
+
+def test_the_table_prints_the_export_command_once_for_the_checks_that_need_it():
+    result = subprocess.run([sys.executable, "-m", "exops", "check", "--ldif", str(PARTIAL / "domain-only.ldf")],
+                            capture_output=True, text=True)
+    assert result.returncode == 3
+    assert result.stdout.count('ldifde -f exchange-config.ldf -d "CN=Microsoft Exchange,CN=Services,'
+                               'CN=Configuration,DC=litware,DC=com"') == 1
