@@ -199,6 +199,8 @@ def render(report: Report) -> str:
             [(s.path, s.backend, s.records_read,
               ", ".join(f"{r}: {n}" for r, n in s.skipped.items()) or 0, "; ".join(s.notes))
              for s in report.events.scans])]
+    if report.notes:
+        body += ["<h2>Notes</h2><ul>" + "".join(f"<li>{escape(n)}</li>" for n in report.notes) + "</ul>"]
     body += ["<h2>Details</h2>"] + [_finding(f) for f in findings]
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1">'

@@ -33,6 +33,7 @@ def to_document(report: Report) -> dict[str, Any]:
         "checks": [{"id": c.id, "title": c.title, "area": c.area, "status": c.status,
                     "reason": c.reason, "result": check_result(report, c)} for c in report.checks],
         "findings": [f.to_dict() for f in ordered(report.findings)],
+        "notes": list(report.notes),
         **_event_sections(report.events),
     })
 

@@ -70,6 +70,8 @@ def render(report: Report) -> str:
         lines += ["", "## Checks", ""]
         lines += table(("ID", "Title", "Result", "Reason"),
                        [(c.id, c.title, check_result(report, c), c.reason) for c in report.checks])
+    if report.notes:
+        lines += ["", "## Notes", ""] + [f"- {text(note)}" for note in report.notes]
     lines += ["", "## Details", ""]
     for f in findings:
         lines += _section(f)

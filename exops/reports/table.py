@@ -46,6 +46,8 @@ def print_table(report: Report, console: Console) -> None:
     for run in report.checks:
         if run.status != "ran":
             console.print(Text(f"{run.id} {run.status}: {run.reason}", "dim"))
+    for note in report.notes:
+        console.print(Text(f"note: {note}", "dim"))
     unknown = [f for f in ordered(report.findings) if f.severity is Severity.UNKNOWN and f.detail]
     for detail in dict.fromkeys(f.detail for f in unknown):   # checks that lack the same part share one
         ids = ", ".join(f.check_id for f in unknown if f.detail == detail)

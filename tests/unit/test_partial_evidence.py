@@ -105,3 +105,10 @@ def test_the_table_prints_the_export_command_once_for_the_checks_that_need_it():
     assert result.returncode == 3
     assert result.stdout.count('ldifde -f exchange-config.ldf -d "CN=Microsoft Exchange,CN=Services,'
                                'CN=Configuration,DC=litware,DC=com"') == 1
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "md", "html"])
+def test_reports_say_that_entries_were_counted_once(fmt):
+    result = subprocess.run([sys.executable, "-m", "exops", "check", "--ldif", str(PARTIAL / "doubled.ldf"),
+                             "--format", fmt], capture_output=True, text=True)
+    assert result.returncode == 2 and "listed more than once under the same DN" in result.stdout
