@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import sys
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -128,6 +129,15 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
     if ctx.invoked_subcommand is None:
+        from exops.config import find_config
+        if find_config(config_path) is None:
+            error_console.print(
+                "exops: no configuration (no --config, no $EXOPS_CONFIG, no ./exops.yaml).\n"
+                "  exops demo          triage the bundled litware scenario, no servers needed\n"
+                "  exops config init   write a commented exops.yaml to fill in\n"
+                "  exops check --bundle B | --ldif F --evtx L   diagnose evidence without one",
+                highlight=False, markup=False)
+            sys.exit(3)
         ctx.invoke(tui)
 
 
@@ -181,13 +191,17 @@ def events(paths: tuple[str, ...], fmt: str, backend: str) -> None:
 @click.option("--bundle", type=click.Path(exists=True), help="An evidence bundle (folder or .zip).")
 @click.option("--evtx", "evtx", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="An event log (.evtx or wevtutil XML); repeat for more.")
-@click.option("--ldif", type=click.Path(exists=True, dir_okay=False), help="An ldifde export of the directory.")
+@click.option("--ldif", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="An ldifde export of the directory; repeat for the configuration and domain partitions.")
 @click.option("--only", multiple=True, metavar="ID", help="Run only this check ID; repeat for more.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here instead of stdout.")
+@click.option("--affected", type=click.Path(dir_okay=False),
+              help="Write every affected recipient (DN, display name, mail, legacyExchangeDN, home "
+                   "database or server, kind) to this CSV file. The JSON report holds them too.")
 @click.pass_context
 @friendly(exit_code=3)
-def check_command(ctx, bundle, evtx, ldif, only, fmt, output) -> None:
+def check_command(ctx, bundle, evtx, ldif, only, fmt, output, affected) -> None:
     """Run the checks and report (exit 0 OK, 1 warning, 2 critical, 3 unknown).
 
     Evidence comes from a bundle, from loose files, or, with neither, from the live directory
@@ -199,10 +213,12 @@ def check_command(ctx, bundle, evtx, ldif, only, fmt, output) -> None:
       exops check --bundle fixtures/scenarios/litware/bundle
       exops check --evtx Application.evtx --ldif directory.ldf --format html -o report.html
       exops check --bundle evidence.zip --only FB-ORPHAN-DN --format json
+      exops check --bundle evidence.zip --affected affected.csv
     """
-    from exops.collect import gather_facts
+    from exops.advice import context_words, in_context
+    from exops.collect import affected_of, gather_facts
     from exops.diagnose import run_checks, select_checks
-    from exops.reports import render, print_table
+    from exops.reports import print_table, write
     specs = select_checks(only)
     facts, source = gather_facts(bundle=bundle, evtx=evtx, ldif=ldif,
                                  config_path=ctx.obj.get("config_path"))
@@ -215,16 +231,36 @@ def check_command(ctx, bundle, evtx, ldif, only, fmt, output) -> None:
                             soft_wrap=True)
     with check_progress(quiet=fmt != "table" and not output) as hook:
         report = run_checks(facts, source, specs, progress=hook)
+    report = in_context(report, facts, *context_words(bundle=bundle, config_path=ctx.obj.get("config_path")))
+    if fmt == "json" or affected:
+        report = replace(report, affected=affected_of(facts, bundle=bundle, ldif=ldif,
+                                                      config_path=ctx.obj.get("config_path"),
+                                                      live=not (bundle or evtx or ldif)))
+    if affected:
+        _write_affected(report.affected, affected)
     if output:
-        write_output(output, render(report, fmt))
+        write_output(output, lambda out: write(report, fmt, out))
         error_console.print(f"wrote {fmt} report to {markup(output, one_line=True)}")
     else:
         with delivered():
             if fmt == "table":
                 print_table(report, console)
             else:
-                click.echo(render(report, fmt))
+                write(report, fmt, sys.stdout)
     sys.exit(report.worst.exit_code)
+
+
+def _write_affected(recipients, path: str) -> None:
+    from exops.reports.csv import write_affected
+    if recipients is None:
+        error_console.print("no affected-recipients list: the evidence holds no recipients (a bundle "
+                            "collected live keeps counts: run --affected with --config against the "
+                            "directory), or the directory facts cannot tell which administrative "
+                            "groups are missing (see the UNKNOWN findings)")
+        return
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        written = write_affected(recipients, out)
+    error_console.print(f"wrote {written} of {recipients.total} affected recipients to {path}")
 
 
 @cli.command()
@@ -270,6 +306,22 @@ def list_checks() -> None:
 @cli.group("config")
 def config_group() -> None:
     """Work with the inventory file (exops.yaml)."""
+
+
+@config_group.command("init")
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+@click.pass_context
+@friendly(exit_code=3)
+def config_init(ctx, force: bool) -> None:
+    """Write a commented exops.yaml (or the --config path) to fill in."""
+    from exops.config import ConfigError
+    from exops.config_template import TEMPLATE
+    path = Path(ctx.find_root().obj.get("config_path") or "exops.yaml")
+    if path.exists() and not force:
+        raise ConfigError(f"{path} exists; edit it, or say --force to replace it with the template")
+    path.write_text(TEMPLATE, encoding="utf-8")
+    click.echo(f"wrote {path}: fill in the directory section, export EXOPS_LDAP_PASSWORD, then run "
+               f"'exops config check'")
 
 
 @config_group.command("check")

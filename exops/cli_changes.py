@@ -67,8 +67,11 @@ def run_fix(ctx: click.Context, name: str, params: dict, *, bundle: str | None, 
     except RegistryError as exc:
         raise click.UsageError(str(exc)) from None
     if bundle:
+        from exops.affected import EvidenceRecipients, bundle_entries
         facts, _ = gather_facts(bundle=bundle)
-        plan = plan_fix(name, params, facts)
+        entries = bundle_entries(bundle)
+        readers = [EvidenceRecipients(entries, f"bundle {bundle}")] if entries else []
+        plan = plan_fix(name, params, facts, readers)
         click.echo(plan.describe())
         if plan_out:
             plan.save(plan_out)

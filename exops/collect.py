@@ -12,19 +12,19 @@ from exops.sources.source import Source, collect_from, configured_sources
 
 
 def evidence_sources(*, bundle: str | None = None, evtx: tuple[str, ...] = (),
-                     ldif: str | None = None) -> list[Source]:
+                     ldif: tuple[str, ...] | str = ()) -> list[Source]:
     """The sources of an offline run: a bundle, or one source per loose evidence file."""
     if bundle:
         if evtx or ldif:
             raise ConfigError("--bundle already holds the evidence; do not add --evtx or --ldif")
         return [BundleSource(bundle)]
     sources: list[Source] = [EvidenceFile(kind_named("events"), path) for path in evtx]
-    if ldif:
-        sources.append(EvidenceFile(kind_named("directory"), ldif))
+    for path in (ldif,) if isinstance(ldif, str) else ldif:
+        sources.append(EvidenceFile(kind_named("directory"), path))
     return sources
 
 
-def gather_facts(*, bundle: str | None = None, evtx: tuple[str, ...] = (), ldif: str | None = None,
+def gather_facts(*, bundle: str | None = None, evtx: tuple[str, ...] = (), ldif: tuple[str, ...] | str = (),
                  config_path: str | None = None, cancel: threading.Event | None = None,
                  progress: Callable[[str], None] | None = None) -> tuple[Facts, str]:
     """Facts plus a one-line description of where they came from (shown in every report)."""
@@ -59,3 +59,22 @@ def load_live_config(config_path: str | None, purpose: str = "no configuration:"
     if path is None:
         raise ConfigError(f"{purpose} pass --config FILE, set $EXOPS_CONFIG, or create ./exops.yaml ")
     return load_config(path)
+
+
+def affected_of(facts: Facts, *, bundle: str | None = None, ldif: tuple[str, ...] = (),
+                config_path: str | None = None, live: bool = False):
+    """Every affected recipient, read again from where the facts came from (streamed); None when
+    that holds no recipients (logs alone)."""
+    from exops.affected import affected_recipients, bundle_entries, directory_entries, ldif_entries
+    if bundle:
+        return affected_recipients(facts, bundle_entries(bundle), f"bundle {bundle}")
+    if ldif:
+        return affected_recipients(facts, ldif_entries(ldif), "ldif " + ", ".join(ldif))
+    if not live:
+        return None
+    from exops.sources.directory import DirectorySource
+    config = load_live_config(config_path)
+    if config.directory is None:
+        return None
+    source = DirectorySource.from_settings(config.directory)
+    return affected_recipients(facts, directory_entries(source), source.name)

@@ -11,10 +11,13 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from exops.errors import OutputError
 from exops.facts.events import LogScan
@@ -38,12 +41,13 @@ if not console.is_terminal:  # files and pipes: wide enough that DNs and summari
 error_console = _Console(stderr=True, highlight=False)
 
 
-def write_output(path: str, content: str) -> None:
-    """Write a report where the user asked (`-o`); any failure is one OutputError line, and a
-    file left half written (a full disk) is removed rather than passed off as a report."""
+def write_output(path: str, writer: Callable[[TextIO], None]) -> None:
+    """Write a report where the user asked (`-o`), streamed by `writer`; any failure is one
+    OutputError line, and a file left half written (a full disk) is removed rather than passed
+    off as a report."""
     try:
         with open(path, "w", encoding="utf-8") as out:
-            out.write(content)
+            writer(out)
     except OSError as exc:
         if os.path.isfile(path):
             os.unlink(path)
@@ -122,21 +126,50 @@ def scans_json(scans: list[LogScan]) -> str:
          "events": [to_data(g) for g in s.groups]} for s in scans]}, indent=2)
 
 
-def print_scans(scans: list[LogScan]) -> None:
+WIDE = 120
+
+
+def print_scans(scans: list[LogScan], out: Console | None = None) -> None:
+    out = out or console
     for scan in scans:
-        console.print(f"[bold]{markup(scan.path, one_line=True)}[/]  {scan.records_read} records "
-                      f"read, {scan.records_skipped} skipped  [dim]({scan.backend})[/]")
+        out.print(f"[bold]{markup(scan.path, one_line=True)}[/]  {scan.records_read} records "
+                  f"read, {scan.records_skipped} skipped  [dim]({scan.backend})[/]")
         for reason, count in sorted(scan.skipped.items()):
-            console.print(f"  [yellow]skipped {count}:[/] {markup(reason, one_line=True)}")
+            out.print(f"  [yellow]skipped {count}:[/] {markup(reason, one_line=True)}")
         for note in scan.notes:
-            console.print(f"  [dim]note:[/] {markup(note, one_line=True)}")
+            out.print(f"  [dim]note:[/] {markup(note, one_line=True)}")
         if not scan.groups:
-            console.print("  no free/busy events (14031, 8207, 3047)")
+            out.print("  no free/busy events (14031, 8207, 3047)")
             continue
-        table = Table("event", "provider", "DN", "server", "count", "first seen", "last seen", "error")
-        for g in sorted(scan.groups, key=lambda g: (g.first_seen, g.event_id)):
-            cells = (g.event_id, g.provider, g.dn or "-", g.computer, g.count,
-                     g.first_seen.isoformat(timespec="seconds"), g.last_seen.isoformat(timespec="seconds"),
-                     ", ".join(g.error_codes) or "-")
-            table.add_row(*(text(cell, one_line=True) for cell in cells))
-        console.print(table)
+        out.print(events_table(scan, out.width))
+
+
+def events_table(scan: LogScan, width: int) -> Table:
+    """The free/busy events of one log: a table from 120 columns; below, one block per group
+    (event ID, then count, first → last in compact UTC, error code and server on one line, the DN
+    wrapped under it), so an 80-column terminal shows every DN, time and code whole."""
+    groups = sorted(scan.groups, key=lambda g: (g.first_seen, g.event_id))
+    if width < WIDE:
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold")
+        for g in groups:
+            line = (f"×{g.count}  {compact_time(g.first_seen)} → {compact_time(g.last_seen)} UTC  "
+                    f"{', '.join(g.error_codes) or '-'}  {g.computer}")
+            grid.add_row(Text(str(g.event_id), style="bold"),
+                         Text(f"{printable(line, one_line=True)}\n{printable(g.dn or '(no DN in the event)', one_line=True)}"))
+        return grid
+    table = Table("event", "provider", "DN", "server", "count", "first seen", "last seen", "error")
+    for g in groups:
+        table.add_row(*(text(c, one_line=True) for c in (   # Text: evidence is never markup
+            str(g.event_id), g.provider, g.dn or "-", g.computer, str(g.count),
+            g.first_seen.isoformat(timespec="seconds"), g.last_seen.isoformat(timespec="seconds"),
+            ", ".join(g.error_codes) or "-")))
+    return table
+
+
+def compact_time(moment: datetime) -> str:
+    """`2011-08-01 06:07` in UTC."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M")

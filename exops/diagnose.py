@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
+from exops.facts.directory import DirectoryFacts
 from exops.facts.events import EventFacts
 from exops.facts.store import Facts
 from exops.model import CheckRun, Finding, Report, Severity
@@ -72,8 +73,10 @@ def run_checks(facts: Facts, source: str, checks: list[CheckSpec] | None = None,
                                  len(runs), len(checks), found))
     ordered = [runs[spec.id] for spec in checks]
     every = tuple(f for spec in checks for f in findings.get(spec.id, ()))
+    directory = facts.get(DirectoryFacts)
     return Report(source=source, generated=datetime.now(timezone.utc), findings=every,
-                  checks=tuple(ordered), events=facts.get(EventFacts))
+                  checks=tuple(ordered), events=facts.get(EventFacts),
+                  notes=directory.notes if directory else ())
 
 
 def _unavailable(spec: CheckSpec, facts: Facts, needs) -> tuple[Finding, ...]:

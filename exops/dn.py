@@ -98,6 +98,12 @@ def is_deleted_reference(dn: str | None) -> bool:
     return bool(dn) and ("DEL:" in dn.upper() or "CN=DELETED OBJECTS," in dn.upper())
 
 
+def server_of(database_dn: str) -> str | None:
+    """The msExchExchangeServer DN holding a database: what follows `CN=InformationStore,`."""
+    at = database_dn.upper().find(",CN=INFORMATIONSTORE,")
+    return database_dn[at + len(",CN=InformationStore,"):] if at >= 0 else None
+
+
 # ---------------------------------------------------------------- where Exchange keeps things in AD
 
 def configuration_dn(base_dn: str) -> str:

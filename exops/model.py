@@ -105,6 +105,8 @@ class Report:
     findings: tuple[Finding, ...]
     checks: tuple[CheckRun, ...] = ()
     events: Any = None  # EventFacts when logs were read: per-day counts feed the timelines
+    affected: Any = None  # AffectedRecipients: every affected recipient, streamed when written
+    notes: tuple[str, ...] = ()   # what reading the evidence noticed (entries listed twice, ...)
 
     @property
     def worst(self) -> Severity:

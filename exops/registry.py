@@ -45,6 +45,7 @@ class Param:
     type: type = str               # str, bool or int
     required: bool = False
     check: Callable[[Any], str | None] | None = None   # what is wrong with a value, or None
+    choices: Callable | None = None    # (facts) -> [(value, description)], best first, for pickers
 
     @property
     def option(self) -> str:

@@ -9,19 +9,19 @@ Planners only read facts (and, for the rewrite, search the live directory); the 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 from ldap3.core.exceptions import LDAPInvalidFilterError
 from ldap3.operation.search import parse_filter
 
 from exops.checks.freebusy import rewrite_target
 from exops.dn import (BadLegacyDN, admin_group_prefix, admin_groups_dn, escape_rdn, fold,
-                      is_deleted_reference, organization_dn, parse_admin_group_dn)
-from exops.facts.directory import AdminGroup, DirectoryFacts, PublicFolderDatabase
+                      is_deleted_reference, organization_dn, parse_admin_group_dn, server_of)
+from exops.facts.directory import AdminGroup, DirectoryFacts, ExchangeServer, PublicFolderDatabase
 from exops.facts.store import Facts
 from exops.ldiftext import add_record, modify_record
 from exops.plan import Plan, PlanError, Step
 from exops.registry import Param, fix
-from exops.sources.directory import DirectorySource
 
 ABSENT = {"exists": False, "attributes": {}}
 MAX_FILTER, MAX_FILTER_DEPTH = 4096, 32
@@ -55,35 +55,85 @@ def _set(step_id: str, title: str, dn: str, before: dict[str, list[str]], after:
                 preview="\n".join(modify_record(dn, changes)), why=why)
 
 
-def choose_database(directory: DirectoryFacts, wanted: str | None) -> tuple[PublicFolderDatabase, str]:
+@dataclass(frozen=True)
+class Candidate:
+    """A public folder database siteFolderServer could name, and what speaks for or against it."""
+
+    database: PublicFolderDatabase
+    server: ExchangeServer | None
+    used_by: int                  # administrative groups whose siteFolderServer names it already
+    excluded: str = ""            # why it is never chosen ("" when it may be)
+
+    @property
+    def rank(self) -> tuple:
+        release = self.server.release if self.server else ()
+        return (bool(self.excluded), tuple(-n for n in release) or (1,),
+                self.database.owning_tree is None, -self.used_by, fold(self.database.name))
+
+    def describe(self) -> str:
+        where = (f"Exchange {self.server.version.removeprefix('Version ').strip() or '(version unknown)'} "
+                 f"on {self.server.name}" if self.server else "on a server the directory does not hold")
+        used = f", siteFolderServer of {self.used_by} administrative group(s)" if self.used_by else ""
+        tree = "" if self.database.owning_tree else ", holds no public folder tree (msExchOwningPFTree)"
+        return f"{self.database.name} ({where}{used}{tree}{'; ' + self.excluded if self.excluded else ''})"
+
+
+def candidates(directory: DirectoryFacts, avoid: str | None = None) -> list[Candidate]:
+    """Every public folder database, best first: on the newest Exchange version present, holding a
+    public folder tree, already used by other groups; never one on a server being retired or
+    one the directory holds no server for."""
+    retiring = {fold(name) for name in (avoid or "").split(",") if name.strip()}
+    servers = {fold(s.dn): s for s in directory.servers}
+    used = Counter(fold(ag.site_folder_server) for ag in directory.admin_groups if ag.site_folder_server)
+    out = []
+    for db in directory.public_folder_databases:
+        server = servers.get(fold(server_of(db.dn) or ""))
+        excluded = ("its server is being retired (--avoid-server)" if server and fold(server.name) in retiring
+                    else "" if server else "no server object holds it")
+        out.append(Candidate(db, server, used[fold(db.dn)], excluded))
+    return sorted(out, key=lambda c: c.rank)
+
+
+def choose_database(directory: DirectoryFacts, wanted: str | None,
+                    avoid: str | None = None) -> tuple[PublicFolderDatabase, str]:
     """The public folder database for siteFolderServer, with the reason it was chosen."""
-    databases = {fold(db.dn): db for db in directory.public_folder_databases}
+    ranked = candidates(directory, avoid)
     if wanted:
-        match = databases.get(fold(wanted)) or next(
-            (db for db in directory.public_folder_databases if fold(db.name) == fold(wanted)), None)
+        match = next((c for c in ranked if fold(c.database.dn) == fold(wanted)), None) or next(
+            (c for c in ranked if fold(c.database.name) == fold(wanted)), None)
         if match is None:
-            known = "; ".join(db.dn for db in directory.public_folder_databases) or "none"
+            known = "; ".join(c.database.dn for c in ranked) or "none"
             raise FixRefused(f"--pf-db {wanted!r} is not a public folder database (msExchPublicMDB) "
                              f"in the directory; known: {known}")
-        return match, "given with --pf-db"
-    if not databases:
+        return match.database, f"given with --pf-db: {match.describe()}"
+    if not ranked:
         raise FixRefused("the directory has no public folder database (msExchPublicMDB): Outlook 2003 "
                          "free/busy needs one; create it first, then re-run")
-    used = Counter(fold(ag.site_folder_server) for ag in directory.admin_groups
-                   if ag.site_folder_server and fold(ag.site_folder_server) in databases)
-    if used:
-        key, count = used.most_common(1)[0]
-        return databases[key], f"already the siteFolderServer of {count} other administrative group(s)"
-    db = sorted(directory.public_folder_databases, key=lambda d: d.name.lower())[0]
-    return db, "the first public folder database (no administrative group names one yet)"
+    best = ranked[0]
+    if best.excluded:
+        raise FixRefused("no public folder database can be chosen: "
+                         + "; ".join(c.describe() for c in ranked) + "; name one with --pf-db")
+    others = [c.describe() for c in ranked[1:]]
+    reason = (f"chosen: {best.describe()}, the best of {len(ranked)}: newest Exchange version first, "
+              "then a database that holds the public folder tree, then one other groups already use"
+              + (f"; not chosen: {'; '.join(others)}" if others else ""))
+    return best.database, reason
+
+
+def database_choices(facts: Facts) -> list[tuple[str, str]]:
+    """(DN, description) of every database `--pf-db` may name, best first, for front ends' pickers."""
+    directory = facts.get(DirectoryFacts)
+    return [(c.database.dn, c.describe()) for c in candidates(directory)] if directory else []
 
 
 def _suggest_freebusy(finding, facts: Facts) -> dict | None:
+    if admin_group_prefix(finding.target) != finding.target.strip():
+        return None
     if finding.check_id == "FB-SITEFOLDER":
-        legacy = next((e.data.get("attributes", {}).get("legacyExchangeDN") for e in finding.evidence
-                       if e.kind == "directory"), None)
-        return {"dn": legacy} if legacy else None
-    return {"dn": finding.target} if admin_group_prefix(finding.target) == finding.target.strip() else None
+        current = next((e.data.get("attributes", {}).get("siteFolderServer") for e in finding.evidence
+                        if e.kind == "directory"), None)
+        return {"dn": finding.target, "replace_site_folder": True} if current else {"dn": finding.target}
+    return {"dn": finding.target}
 
 
 def _suggest_rewrite(finding, facts: Facts) -> dict | None:
@@ -102,12 +152,14 @@ DN = Param("dn", 'The orphaned /o=<Org>/ou=<AG>, e.g. "/o=EUROPE/ou=First Admini
      needs=(DirectoryFacts,), params=(
          DN,
          Param("pf_db", "DN (or name) of the public folder database for siteFolderServer; default: "
-                        "the best existing one, explained."),
+                        "the best existing one, explained.", choices=database_choices),
+         Param("avoid_server", "Servers being retired, comma-separated: their databases are never chosen."),
          Param("ag_name", "Name of the administrative group object to create (default: the AG in --dn)."),
          Param("replace_site_folder", "Change the siteFolderServer of an existing AG that points elsewhere.",
                type=bool)))
 def plan_freebusy(facts: Facts, live=(), *, dn: str, pf_db: str | None = None,
-                  ag_name: str | None = None, replace_site_folder: bool = False) -> Plan:
+                  avoid_server: str | None = None, ag_name: str | None = None,
+                  replace_site_folder: bool = False) -> Plan:
     """Recreate a missing administrative group so Outlook 2003 free/busy works again.
 
     Creates the AG with legacyExchangeDN = DN and siteFolderServer = a public folder database;
@@ -125,8 +177,11 @@ def plan_freebusy(facts: Facts, live=(), *, dn: str, pf_db: str | None = None,
         raise FixRefused(str(exc)) from None
     legacy_dn = f"/o={org}/ou={ag}"
     base = directory.base_dn or _base_of(directory)
-    database, reason = choose_database(directory, pf_db)
+    database, reason = choose_database(directory, pf_db, avoid_server)
     notes = [f"siteFolderServer: {database.dn} ({reason})"]
+    if directory.public_folder_databases and not directory.public_folder_trees:
+        notes.insert(0, "FIRST: the directory has no public folder tree (FB-PF-TREE): the store creates "
+                        "no free/busy folder without one; repair it before this plan (docs/fixes.md)")
     existing = next((a for a in directory.admin_groups if fold(a.legacy_dn or "") == fold(legacy_dn)), None)
     if existing:
         return _repair_existing(directory, existing, database, notes, legacy_dn, pf_db, replace_site_folder)
@@ -237,10 +292,10 @@ def plan_rewrite(facts: Facts, live=(), *, dn: str, to_ag: str, users: str | Non
     proxy address) so replies to old mail still resolve.
     """
     directory = _directory(facts)
-    source = next((s for s in live if isinstance(s, DirectorySource)), None)
+    source = next((s for s in live if hasattr(s, "recipients_with_prefix")), None)
     if source is None:
-        raise FixRefused("freebusy-rewrite searches the live directory for every affected recipient: "
-                         "run it with a configuration that has a directory section, not on a bundle")
+        raise FixRefused("freebusy-rewrite reads every affected recipient from the live directory or "
+                         "from a bundle's ldifde export: run it with --config, or --bundle with an LDIF")
     try:
         org, ag = parse_admin_group_dn(dn)
     except BadLegacyDN as exc:
@@ -253,9 +308,12 @@ def plan_rewrite(facts: Facts, live=(), *, dn: str, to_ag: str, users: str | Non
         raise FixRefused(f"--to-ag {to_ag!r} is not an existing administrative group (known: {known})")
     if fold(target.legacy_dn) == fold(old_prefix):
         raise FixRefused("--to-ag names the same administrative group as --dn")
-    steps = []
+    steps, moved = [], {}
     for entry_dn, legacy, proxies in _recipients(source, old_prefix, users):
         new = target.legacy_dn + legacy[len(old_prefix):]
+        if fold(new) in moved:
+            raise FixRefused(f"{entry_dn} and {moved[fold(new)]} would both get legacyExchangeDN {new}")
+        moved[fold(new)] = entry_dn
         x500 = f"X500:{legacy}"
         kept = proxies if any(fold(p) == fold(x500) for p in proxies) else [*proxies, x500]
         steps.append(_set(
@@ -267,9 +325,20 @@ def plan_rewrite(facts: Facts, live=(), *, dn: str, to_ag: str, users: str | Non
     if not steps:
         raise FixRefused(f"no recipient has a legacyExchangeDN under {old_prefix}"
                          + (f" matching {users}" if users else ""))
+    taken = {value: holder for value, holder in source.legacy_dns_in_use(list(moved)).items()
+             if fold(holder) != fold(moved.get(value, ""))}
+    if taken:
+        value, holder = next(iter(taken.items()))
+        raise FixRefused(f"{len(taken)} new legacyExchangeDN value(s) are already in use, e.g. {value} "
+                         f"by {holder}: a legacyExchangeDN must be unique; nothing was planned")
     notes = (f"{len(steps)} recipient(s) move from {old_prefix} to {target.legacy_dn}; every existing "
-             "proxy address is kept and the old legacyExchangeDN is added as X500",
-             "Outlook caches the old value: users may need a new profile or an offline address book update")
+             "proxy address is kept and the old legacyExchangeDN is added as X500; the new values "
+             f"were checked unique in {source.name}",
+             "Outlook caches the old value: users may need a new profile or an offline address book update",
+             "Not fixed by this: delegate and calendar permissions and meeting items that name the old "
+             "legacyExchangeDN keep it (the seed's warning: messy at scale); cached Outlook nicknames "
+             "(autocomplete) still resolve only through the X500 address; recreating the administrative "
+             "group (exops fix freebusy) changes no user and avoids all of this")
     return Plan(fix="freebusy-rewrite", params={"dn": old_prefix, "to_ag": target.name, "users": users},
                 steps=tuple(steps), notes=notes)
 

@@ -1,18 +1,31 @@
 """Directory facts: the Exchange configuration objects and recipients free/busy depends on.
 
 Recipients are summarised by legacyExchangeDN prefix while they stream in
-(`RecipientSummary`), so memory stays flat however large the directory.
+(`RecipientSummary`), so memory stays flat however large the directory: the only per-recipient
+cost is an 8-byte digest of each DN, which is how an entry listed twice is counted once.
+
+Facts also say what they cannot answer (`DirectoryFacts.gap`): an `ldifde` export of the domain
+partition holds no configuration objects, one filtered to `(legacyExchangeDN=*)` holds no
+containers; checks that need those parts are then UNKNOWN with the export that would supply them.
 """
 from __future__ import annotations
 
 import bisect
+import hashlib
+import heapq
+import re
+from array import array
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from exops.dn import admin_group_prefix, fold
 from exops.facts.store import FactKind, register_kind
 
 EXAMPLES_PER_KIND = 5
+SEEN_BUFFER = 4096
+# What `ldifde -l` must list so an export holds everything the checks and the affected list use.
+EXPORT_ATTRIBUTES = ("objectClass,legacyExchangeDN,siteFolderServer,serialNumber,msExchOwningPFTree,"
+                     "homeMDB,msExchHomeServerName,proxyAddresses,displayName,mail,cn")
 
 
 @dataclass(frozen=True)
@@ -36,6 +49,13 @@ class AdminGroup:
 class ExchangeServer:
     dn: str
     name: str
+    version: str = ""        # serialNumber: "Version 14.3 (Build 123.4)"; "Version 6.5 ..." is Exchange 2003
+
+    @property
+    def release(self) -> tuple[int, ...]:
+        """(14, 3) from the serialNumber; () when it is not there to read."""
+        match = re.search(r"(\d+)\.(\d+)", self.version or "")
+        return (int(match[1]), int(match[2])) if match else ()
 
 
 @dataclass(frozen=True)
@@ -44,6 +64,7 @@ class PublicFolderDatabase:
 
     dn: str
     name: str
+    owning_tree: str | None = None   # msExchOwningPFTree: the msExchPFTree it holds
 
 
 @dataclass(frozen=True)
@@ -88,6 +109,105 @@ class DirectoryFacts:
     containers: tuple[Container, ...] = ()
     recipient_prefixes: tuple[PrefixGroup, ...] = ()
     recipients_scanned: int = 0
+    duplicates: int = 0              # entries listed again under a DN already read: counted once
+    notes: tuple[str, ...] = ()
+
+    @property
+    def domain(self) -> str:
+        """The domain's DN (`DC=litware,DC=com`), from the base DN or any DN the facts hold."""
+        if self.base_dn:
+            return self.base_dn
+        for dn in (*(o.dn for o in self.organizations), *(a.dn for a in self.admin_groups),
+                   *(c.dn for c in self.containers),
+                   *(e.dn for g in self.recipient_prefixes for e in g.examples)):
+            match = re.search(r"(?i)\bDC=.*$", dn)
+            if match:
+                return match[0]
+        return "DC=<your domain>"
+
+    def containers_of(self, object_class: str) -> tuple[Container, ...]:
+        return tuple(c for c in self.containers if c.object_class == object_class)
+
+    def gap(self, *parts: str) -> str | None:
+        """Why these facts cannot answer a question about `parts`, with the export that would;
+        None when they hold them. Parts: configuration, admin_groups, servers, recipients."""
+        for part in parts:
+            reason = _GAPS[part](self)
+            if reason:
+                return reason
+        return None
+
+
+def configuration_export(domain: str) -> str:
+    return (f'ldifde -f exchange-config.ldf -d "CN=Microsoft Exchange,CN=Services,CN=Configuration,'
+            f'{domain}" -l "{EXPORT_ATTRIBUTES}"')
+
+
+def recipients_export(domain: str) -> str:
+    return f'ldifde -f recipients.ldf -d "{domain}" -r "(legacyExchangeDN=*)" -l "{EXPORT_ATTRIBUTES}"'
+
+
+def _no_configuration(d: DirectoryFacts) -> str | None:
+    if d.organizations:
+        return None
+    return ("the directory facts hold no Exchange organization (CN=<Org>,CN=Microsoft Exchange,"
+            "CN=Services,CN=Configuration): the configuration partition was not exported (an export "
+            "of the domain partition does not descend into it) or could not be read; export it with: "
+            + configuration_export(d.domain))
+
+
+def _no_admin_groups(d: DirectoryFacts) -> str | None:
+    if d.containers_of("msexchadmingroupcontainer"):
+        return None
+    return ("the directory facts hold no CN=Administrative Groups container, so which administrative "
+            "groups exist cannot be told (an export filtered to (legacyExchangeDN=*) leaves the "
+            "containers out); export the configuration without a filter: "
+            + configuration_export(d.domain))
+
+
+def _no_servers(d: DirectoryFacts) -> str | None:
+    if d.containers_of("msexchserverscontainer") or d.public_folder_databases:
+        return None
+    return ("the directory facts hold no CN=Servers container and no public folder database, so "
+            "siteFolderServer values cannot be verified; export the configuration without a filter: "
+            + configuration_export(d.domain))
+
+
+def _no_recipients(d: DirectoryFacts) -> str | None:
+    if d.recipients_scanned:
+        return None
+    return ("the directory facts hold no recipient with a legacyExchangeDN (the domain partition was "
+            "not exported, or the export was limited to the configuration); export it with: "
+            + recipients_export(d.domain))
+
+
+_GAPS = {"configuration": _no_configuration, "admin_groups": _no_admin_groups,
+         "servers": _no_servers, "recipients": _no_recipients}
+
+
+class SeenDNs:
+    """The DNs already read, 8 bytes each (a BLAKE2b digest of the folded DN), so an entry an
+    export lists twice is counted once without keeping the entries: recent digests in a small
+    set, merged into one sorted array whenever the set fills."""
+
+    def __init__(self, buffer: int = SEEN_BUFFER):
+        self._sorted = array("Q")
+        self._recent: set[int] = set()
+        self._buffer = buffer
+
+    def add(self, dn: str) -> bool:
+        """True the first time a DN is added, False when it was seen before."""
+        key = int.from_bytes(hashlib.blake2b(fold(dn).encode(), digest_size=8).digest(), "big")
+        if key in self._recent:
+            return False
+        at = bisect.bisect_left(self._sorted, key)
+        if at < len(self._sorted) and self._sorted[at] == key:
+            return False
+        self._recent.add(key)
+        if len(self._recent) >= self._buffer:
+            self._sorted = array("Q", heapq.merge(self._sorted, sorted(self._recent)))
+            self._recent.clear()
+        return True
 
 
 class RecipientSummary:
@@ -133,4 +253,50 @@ def recipient_kind(object_classes: list[str] | tuple[str, ...], has_mailbox: boo
     return "other"
 
 
-register_kind(FactKind("directory", DirectoryFacts, "directory facts (an ldifde export, or the live directory)"))
+def merge_directory(values: list[DirectoryFacts]) -> DirectoryFacts:
+    """Several exports as one directory (the configuration and the domain partition are exported
+    apart): objects are united by DN, prefix counts added. An export given twice counts once."""
+    distinct: list[DirectoryFacts] = []
+    notes: list[str] = []
+    for value in values:
+        if any(replace(value, source="") == replace(d, source="") for d in distinct):
+            notes.append(f"{value.source} holds the same entries as another export given: counted once")
+        else:
+            distinct.append(value)
+    if len(distinct) == 1:
+        return replace(distinct[0], notes=distinct[0].notes + tuple(notes))
+    groups: dict[str, list[PrefixGroup]] = {}
+    for value in distinct:
+        for group in value.recipient_prefixes:
+            groups.setdefault(fold(group.prefix), []).append(group)
+
+    def united(field: str) -> tuple:
+        items = {fold(item.dn): item for value in distinct for item in getattr(value, field)}
+        return tuple(sorted(items.values(), key=lambda item: fold(item.dn)))
+
+    return DirectoryFacts(
+        source=", ".join(v.source for v in distinct), base_dn=next((v.base_dn for v in distinct if v.base_dn), ""),
+        organizations=united("organizations"), admin_groups=united("admin_groups"), servers=united("servers"),
+        public_folder_databases=united("public_folder_databases"),
+        public_folder_trees=tuple(sorted({fold(t): t for v in distinct for t in v.public_folder_trees}.values(),
+                                         key=fold)),
+        containers=united("containers"),
+        recipient_prefixes=tuple(_merged_group(g) for _, g in sorted(groups.items())),
+        recipients_scanned=sum(v.recipients_scanned for v in distinct),
+        duplicates=sum(v.duplicates for v in distinct),
+        notes=tuple(n for v in distinct for n in v.notes) + tuple(notes))
+
+
+def _merged_group(groups: list[PrefixGroup]) -> PrefixGroup:
+    counts: Counter[str] = Counter()
+    for group in groups:
+        counts.update(group.counts)
+    examples = sorted({fold(e.dn): e for g in groups for e in g.examples}.values(),
+                      key=lambda e: (e.kind, fold(e.dn)))
+    kept = [e for i, e in enumerate(examples)
+            if sum(x.kind == e.kind for x in examples[:i]) < EXAMPLES_PER_KIND]
+    return PrefixGroup(prefix=groups[0].prefix, counts=dict(counts), examples=tuple(kept))
+
+
+register_kind(FactKind("directory", DirectoryFacts, "directory facts (an ldifde export, or the live directory)",
+                       merge=merge_directory))

@@ -5,7 +5,7 @@ they are read; every log scan keeps what it could not read and why.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from exops.facts.store import FactKind, register_kind
@@ -68,8 +68,24 @@ class EventFacts:
 
 
 def merge_events(values: list[EventFacts]) -> EventFacts:
-    """Several collections of log scans (bundle members, live servers) are one set of scans."""
-    return EventFacts(scans=tuple(scan for value in values for scan in value.scans))
+    """Several collections of log scans (bundle members, live servers) are one set of scans; a log
+    given twice (copied under another name, or listed twice) counts once, with a note saying so."""
+    kept: list[LogScan] = []
+    for scan in (scan for value in values for scan in value.scans):
+        same = next((i for i, k in enumerate(kept) if _content(k) == _content(scan)), None)
+        if same is None:
+            kept.append(scan)
+        else:
+            kept[same] = replace(kept[same], notes=kept[same].notes + (
+                f"{scan.path} holds the same records as {kept[same].path}: counted once",))
+    return EventFacts(scans=tuple(kept))
+
+
+def _content(scan: LogScan) -> LogScan:
+    """What a scan read, whatever the file was called (records compare by computer, record id and
+    time through the groups' examples, counts and first/last seen)."""
+    return replace(scan, path="", notes=(), groups=tuple(
+        replace(g, examples=tuple(replace(e, source="") for e in g.examples)) for g in scan.groups))
 
 
 register_kind(FactKind("events", EventFacts, "event logs (.evtx or wevtutil XML exports)", merge=merge_events))

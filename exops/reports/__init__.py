@@ -23,6 +23,15 @@ def render(report: Report, fmt: str) -> str:
     return importlib.import_module(f"exops.reports.{_MODULES[fmt]}").render(report)
 
 
+def write(report: Report, fmt: str, out: Any) -> None:
+    """The report written to a text stream; JSON streams the affected recipients as it goes."""
+    if fmt == "json":
+        from exops.reports.json import write as write_json
+        write_json(report, out)
+    else:
+        out.write(render(report, fmt))
+
+
 def print_table(report: Report, console: Any) -> None:
     """The CLI's default human output, coloured by severity, on a rich Console."""
     from exops.reports.table import print_table as _print_table

@@ -6,12 +6,14 @@ goes through `escape` (control characters made visible, then `html.escape`), and
 from __future__ import annotations
 
 import html
+from collections import Counter
 from datetime import date, timedelta
 
 import exops
+from exops.dn import fold
 from exops.facts.events import EventGroup
 from exops.model import Evidence, Finding, Report, Severity
-from exops.reports.layout import EVENT_COLUMNS, event_row, ordered, shown
+from exops.reports.layout import EVENT_COLUMNS, check_result, event_row, ordered, shown
 from exops.terminal import printable
 
 COLOURS = {"critical": "#c62828", "warning": "#d97706", "unknown": "#6b7280",
@@ -98,15 +100,19 @@ def _days(keys: set[str]) -> list[str]:
 
 
 def event_series(groups: tuple[EventGroup, ...], limit: int = len(SERIES_COLOURS)) -> dict:
-    """Per-day counts by DN, or by event ID when there are more DNs than lines to draw."""
-    by_dn = len({g.dn for g in groups}) <= limit
+    """Per-day counts by DN (compared case-insensitively, as Exchange does, and labelled as most
+    events spell it), or by event ID when there are more DNs than lines to draw."""
+    by_dn = len({fold(g.dn) for g in groups}) <= limit
     series: dict[str, dict[str, int]] = {}
+    spellings: dict[str, Counter] = {}
     for g in groups:
-        days = series.setdefault(g.dn if by_dn else f"event {g.event_id}", {})
+        key = fold(g.dn) if by_dn else f"event {g.event_id}"
+        spellings.setdefault(key, Counter())[g.dn if by_dn else key] += g.count
+        days = series.setdefault(key, {})
         for day, n in g.per_day.items():
             days[day] = days.get(day, 0) + n
-    ranked = sorted(series.items(), key=lambda kv: -sum(kv[1].values()))
-    return dict(ranked[:limit])
+    ranked = sorted(series.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+    return {spellings[key].most_common(1)[0][0]: days for key, days in ranked[:limit]}
 
 
 def events_chart(groups: tuple[EventGroup, ...]) -> str:
@@ -190,8 +196,8 @@ def render(report: Report) -> str:
                    [(_badge(f.severity), f.check_id, f.target, f.summary) for f in findings],
                    "findings")]
     if report.checks:
-        body += ["<h2>Checks</h2>", _table(("ID", "Title", "Area", "Status", "Reason"),
-                                          [(c.id, c.title, c.area, c.status, c.reason)
+        body += ["<h2>Checks</h2>", _table(("ID", "Title", "Area", "Result", "Reason"),
+                                          [(c.id, c.title, c.area, check_result(report, c), c.reason)
                                            for c in report.checks])]
     if report.events is not None:
         body += ["<h2>Logs read</h2>", _table(
@@ -199,6 +205,8 @@ def render(report: Report) -> str:
             [(s.path, s.backend, s.records_read,
               ", ".join(f"{r}: {n}" for r, n in s.skipped.items()) or 0, "; ".join(s.notes))
              for s in report.events.scans])]
+    if report.notes:
+        body += ["<h2>Notes</h2><ul>" + "".join(f"<li>{escape(n)}</li>" for n in report.notes) + "</ul>"]
     body += ["<h2>Details</h2>"] + [_finding(f) for f in findings]
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1">'

@@ -5,14 +5,15 @@ so a reader checks the version and ignores what it does not know.
 """
 from __future__ import annotations
 
+import io
 import json
-from typing import Any
+from typing import IO, Any
 
 import exops
 from exops.facts.events import EventFacts
 from exops.facts.serde import to_data
 from exops.model import Report
-from exops.reports.layout import ordered
+from exops.reports.layout import check_result, ordered
 from exops.terminal import json_safe
 
 SCHEMA_VERSION = 1
@@ -31,8 +32,9 @@ def to_document(report: Report) -> dict[str, Any]:
         "exit_code": worst.exit_code,
         "counts": report.counts(),
         "checks": [{"id": c.id, "title": c.title, "area": c.area, "status": c.status,
-                    "reason": c.reason} for c in report.checks],
+                    "reason": c.reason, "result": check_result(report, c)} for c in report.checks],
         "findings": [f.to_dict() for f in ordered(report.findings)],
+        "notes": list(report.notes),
         **_event_sections(report.events),
     })
 
@@ -51,8 +53,40 @@ def _event_sections(events: EventFacts | None) -> dict[str, list]:
 
 
 def render(report: Report) -> str:
+    out = io.StringIO()
+    write(report, out)
+    return out.getvalue()
+
+
+def write(report: Report, out: IO[str]) -> None:
+    """The document; with `report.affected`, every affected recipient under
+    `affected_recipients.recipients`, written one by one as they stream (100,000 fit in flat
+    memory)."""
+    doc = to_document(report)
+    safe = _Safe(out)
     # Evidence data is free-form: a value JSON has no type for is written as its text.
-    return json_safe(json.dumps(to_document(report), indent=2, ensure_ascii=False, default=str)) + "\n"
+    if report.affected is None:
+        safe.write(json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
+        return
+    doc["affected_recipients"] = {"total": report.affected.total, "source": report.affected.origin,
+                                  "prefixes": sorted(report.affected.prefixes.values()), "recipients": []}
+    head, tail = json.dumps(doc, indent=2, ensure_ascii=False, default=str).rsplit('"recipients": []', 1)
+    safe.write(head + '"recipients": [')
+    for i, r in enumerate(report.affected):
+        safe.write(("," if i else "") + "\n      " + json.dumps(
+            {"dn": r.dn, "display_name": r.display_name, "mail": r.mail, "legacy_exchange_dn": r.legacy_dn,
+             "home": r.home, "kind": r.kind}, ensure_ascii=False))
+    safe.write("\n    ]" + tail + "\n")
+
+
+class _Safe:
+    """Writes through `json_safe`: control, direction and surrogate characters as escapes."""
+
+    def __init__(self, out: IO[str]):
+        self.out = out
+
+    def write(self, text: str) -> None:
+        self.out.write(json_safe(text))
 
 
 def load(text: str) -> dict[str, Any]:

@@ -56,6 +56,8 @@ def _testcase(run: CheckRun, findings: list[Finding]) -> ET.Element:
             failure = ET.SubElement(case, "failure", type=worst.value,
                                     message=_clean("\n".join(f.summary for f in failing)))
             failure.text = _clean(_body(failing))
+        elif findings:   # a pass says what it looked at
+            ET.SubElement(case, "system-out").text = _clean(_body(findings))
     return case
 
 

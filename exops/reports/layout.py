@@ -5,12 +5,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from exops.model import Evidence, Finding, Report, Severity
+from exops.model import CheckRun, Evidence, Finding, Report, Severity
 
 
 def ordered(findings: tuple[Finding, ...] | list[Finding]) -> list[Finding]:
     """Worst first, then by check ID and target: the one order every format shows."""
     return sorted(findings, key=lambda f: (-f.severity.rank, f.check_id, f.target))
+
+
+def check_result(report: Report, run: CheckRun) -> str:
+    """What one check concluded, for the checks tables: `2 critical`, `ok`, `skipped`."""
+    if run.status != "ran":
+        return run.status
+    counts: dict[Severity, int] = {}
+    for f in report.findings:
+        if f.check_id == run.id:
+            counts[f.severity] = counts.get(f.severity, 0) + 1
+    if not counts:
+        return "nothing found"
+    if set(counts) == {Severity.OK}:
+        return "ok"
+    return ", ".join(f"{counts[s]} {s.value}" for s in sorted(counts, key=lambda s: -s.rank)
+                     if s is not Severity.OK)
 
 
 def count_line(report: Report, sep: str = ", ") -> str:

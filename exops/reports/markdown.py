@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from exops.model import Evidence, Finding, Report
-from exops.reports.layout import EVENT_COLUMNS, count_line, event_row, ordered, shown
+from exops.reports.layout import EVENT_COLUMNS, check_result, count_line, event_row, ordered, shown
 from exops.terminal import printable
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
@@ -69,10 +69,12 @@ def render(report: Report) -> str:
     findings = ordered(report.findings)
     lines += table(("Severity", "ID", "Target", "Summary"),
                    [(f.severity.value, f.check_id, f.target, f.summary) for f in findings])
-    not_run = [c for c in report.checks if c.status != "ran"]
-    if not_run:
-        lines += ["", "## Checks not run", ""]
-        lines += table(("ID", "Status", "Reason"), [(c.id, c.status, c.reason) for c in not_run])
+    if report.checks:
+        lines += ["", "## Checks", ""]
+        lines += table(("ID", "Title", "Result", "Reason"),
+                       [(c.id, c.title, check_result(report, c), c.reason) for c in report.checks])
+    if report.notes:
+        lines += ["", "## Notes", ""] + [f"- {text(note)}" for note in report.notes]
     lines += ["", "## Details", ""]
     for f in findings:
         lines += _section(f)

@@ -47,6 +47,13 @@ def print_table(report: Report, console: Console) -> None:
     for run in report.checks:
         if run.status != "ran":
             console.print(text(f"{run.id} {run.status}: {run.reason}", "dim", one_line=True))
+    for note in report.notes:
+        console.print(text(f"note: {note}", "dim"))
+    unknown = [f for f in ordered(report.findings) if f.severity is Severity.UNKNOWN and f.detail]
+    for detail in dict.fromkeys(f.detail for f in unknown):   # checks that lack the same part share one
+        ids = ", ".join(f.check_id for f in unknown if f.detail == detail)
+        console.print()
+        console.print(Text.assemble((f"{ids}: ", "bold"), text(detail)))
     for f in ordered(report.findings):
         if f.severity not in (Severity.CRITICAL, Severity.WARNING):
             continue

@@ -89,6 +89,14 @@ def open_bundle(path: str | Path, *, progress: Callable[[str], None] | None = No
     return facts
 
 
+@contextmanager
+def raw_evidence(path: str | Path, kind: str) -> Iterator[list[Path]]:
+    """The files a bundle holds for one fact kind (its LDIF exports, its logs), readable inside
+    the `with`: for readers that need more than the facts keep (every affected recipient)."""
+    with _opened(Path(path)) as bundle:
+        yield [bundle.file(member) for member in held_members(bundle.manifest()).get(kind, [])]
+
+
 def held_members(manifest: dict) -> dict[str, list[str]]:
     """The members a validated manifest lists per fact kind; version 1 is migrated here."""
     if manifest["schema_version"] == 1:

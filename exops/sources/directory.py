@@ -379,6 +379,22 @@ class DirectorySource:
         yield from self.search(self.base_dn, query, attributes, cancel=cancel, progress=progress,
                                phase="recipients")
 
+    def legacy_dns_in_use(self, values: Sequence[str], batch: int = 50) -> dict[str, str]:
+        """{folded value: DN of the object that has it} for values some object already carries,
+        as its legacyExchangeDN or as an X500 proxy address (asked 50 values a search)."""
+        values = list(values)
+        found: dict[str, str] = {}
+        for start in range(0, len(values), batch):
+            terms = "".join(f"(legacyExchangeDN={escape_filter_chars(v)})"
+                            f"(proxyAddresses=X500:{escape_filter_chars(v)})" for v in values[start:start + batch])
+            for entry in self.search(self.base_dn, f"(|{terms})", ("legacyExchangeDN", "proxyAddresses"),
+                                     phase="uniqueness"):
+                for value in [*entry.attrs.get("legacyexchangedn", []),
+                              *(str(p)[5:] for p in entry.attrs.get("proxyaddresses", [])
+                                if str(p)[:5].upper() == "X500:")]:
+                    found.setdefault(value.casefold().strip(), entry.dn)
+        return found
+
     def collect(self, *, cancel: Cancel = None, progress: ProgressHook = None) -> DirectoryFacts:
         """The Exchange configuration and every recipient with a legacyExchangeDN, as facts."""
         base = self.base_dn

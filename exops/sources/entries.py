@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from exops.dn import fold, parent_dn, rdn_value
-from exops.facts.directory import (AdminGroup, Container, DirectoryFacts, ExchangeServer, Organization,
-                                   PublicFolderDatabase, RecipientSummary, recipient_kind)
+from exops.facts.directory import (EXPORT_ATTRIBUTES, AdminGroup, Container, DirectoryFacts,
+                                   ExchangeServer, Organization, PublicFolderDatabase, RecipientSummary,
+                                   SeenDNs, recipient_kind)
 
-# What a collector must ask for; LDIF exports made with `ldifde -l` should hold the same.
-ATTRIBUTES = ("objectClass", "legacyExchangeDN", "siteFolderServer", "homeMDB",
-              "msExchHomeServerName", "proxyAddresses", "mailNickname", "cn", "name")
+# What a collector must ask for: what docs/guide.md's ldifde recipes export, plus a few names.
+ATTRIBUTES = (*EXPORT_ATTRIBUTES.split(","), "mailNickname", "name")
 RECIPIENT_CLASSES = ("user", "contact", "group")
 CONTAINER_CLASSES = ("msexchserverscontainer", "msexchpublicfoldertreecontainer", "msexchadmingroupcontainer")
 
@@ -24,6 +25,32 @@ Attributes = Mapping[str, Sequence[str]]
 def first(attrs: Attributes, name: str) -> str | None:
     values = attrs.get(name.lower())
     return values[0] if values else None
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One recipient as the affected-recipients list shows it."""
+
+    dn: str
+    display_name: str
+    mail: str
+    legacy_dn: str
+    home: str          # homeMDB, else msExchHomeServerName
+    kind: str
+
+    FIELDS = ("dn", "display_name", "mail", "legacy_dn", "home", "kind")
+
+
+def recipient_of(dn: str, attrs: Attributes) -> Recipient | None:
+    """The recipient an entry is, or None for configuration objects and entries without a
+    legacyExchangeDN."""
+    classes = sorted(c.lower() for c in attrs.get("objectclass", ()))
+    legacy_dn = first(attrs, "legacyexchangedn")
+    if not legacy_dn or not set(classes) & set(RECIPIENT_CLASSES):
+        return None
+    home = first(attrs, "homemdb") or first(attrs, "msexchhomeservername") or ""
+    return Recipient(dn=dn, display_name=first(attrs, "displayname") or "", mail=first(attrs, "mail") or "",
+                     legacy_dn=legacy_dn, home=home, kind=recipient_kind(classes, bool(home)))
 
 
 class DirectoryFactsBuilder:
@@ -39,9 +66,15 @@ class DirectoryFactsBuilder:
         self._pf_trees: list[str] = []
         self._containers: dict[str, str] = {}
         self._children: Counter[str] = Counter()
+        self._seen = SeenDNs()
+        self.duplicates = 0
 
     def add(self, dn: str, attrs: Attributes) -> None:
-        """Add one entry; attribute names must be lower-case."""
+        """Add one entry; attribute names must be lower-case. An entry whose DN was already added
+        (an export listed twice, or concatenated) is counted once."""
+        if not self._seen.add(dn):
+            self.duplicates += 1
+            return
         classes = {c.lower() for c in attrs.get("objectclass", ())}
         name = first(attrs, "cn") or first(attrs, "name") or rdn_value(dn)
         legacy_dn = first(attrs, "legacyexchangedn")
@@ -52,16 +85,18 @@ class DirectoryFactsBuilder:
             self._ags.append(AdminGroup(dn=dn, name=name, legacy_dn=legacy_dn,
                                         site_folder_server=first(attrs, "sitefolderserver")))
         elif "msexchexchangeserver" in classes:
-            self._servers.append(ExchangeServer(dn=dn, name=name))
+            self._servers.append(ExchangeServer(dn=dn, name=name, version=first(attrs, "serialnumber") or ""))
         elif "msexchpublicmdb" in classes:
-            self._pf_dbs.append(PublicFolderDatabase(dn=dn, name=name))
+            self._pf_dbs.append(PublicFolderDatabase(dn=dn, name=name,
+                                                     owning_tree=first(attrs, "msexchowningpftree")))
         elif "msexchpftree" in classes:
             self._pf_trees.append(dn)
         elif classes & set(CONTAINER_CLASSES):
             self._containers[dn] = next(c for c in CONTAINER_CLASSES if c in classes)
-        elif classes & set(RECIPIENT_CLASSES) and legacy_dn:
-            has_mailbox = bool(first(attrs, "homemdb") or first(attrs, "msexchhomeservername"))
-            self.recipients.add(dn, legacy_dn, recipient_kind(sorted(classes), has_mailbox))
+        else:
+            recipient = recipient_of(dn, attrs)
+            if recipient:
+                self.recipients.add(dn, recipient.legacy_dn, recipient.kind)
 
     def facts(self) -> DirectoryFacts:
         """Sorted by DN, so facts do not depend on the order a server or file returned entries."""
@@ -73,7 +108,9 @@ class DirectoryFactsBuilder:
             containers=_by_dn(Container(dn=dn, object_class=cls, children=self._children[fold(dn)])
                               for dn, cls in self._containers.items()),
             recipient_prefixes=self.recipients.groups(),
-            recipients_scanned=self.recipients.scanned)
+            recipients_scanned=self.recipients.scanned, duplicates=self.duplicates,
+            notes=(f"{self.duplicates} entries were listed more than once under the same DN: "
+                   "each is counted once",) if self.duplicates else ())
 
 
 def _by_dn(items) -> tuple:

@@ -23,8 +23,9 @@ CONFIG = "CN=FABRIKAM,CN=Microsoft Exchange,CN=Services,CN=Configuration,DC=fabr
 ORPHAN = "/o=FABRIKAM/ou=First Administrative Group"
 RESOLVED = "/o=FABRIKAM/ou=Munich"
 PARIS = f"CN=Paris,CN=Administrative Groups,{CONFIG}"
+PARIS_PREFIX = "/o=FABRIKAM/ou=Paris"            # findings about an AG target its legacyExchangeDN
+MODERN_PREFIX = "/o=FABRIKAM/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)"
 BERLIN_SERVERS = f"CN=Servers,CN=Berlin,CN=Administrative Groups,{CONFIG}"
-MODERN_AG_DN = f"CN=Exchange Administrative Group (FYDIBOHF23SPDLT),CN=Administrative Groups,{CONFIG}"
 DIRECTORY_CHECKS = ("FB-ORPHAN-DN", "FB-SITEFOLDER", "FB-PF-TREE", "FB-EMPTY-SERVERS")
 # The objectGUID Samba gives the deleted database is random; the export carries a stand-in.
 DELETED_GUID = re.compile(r"(\\0ADEL:)[0-9a-fA-F-]{36}")
@@ -43,21 +44,22 @@ def test_fabrikam_bundle_reports_every_free_busy_problem_and_exits_critical():
     # Only the unresolved orphan: Munich's AG was recreated.
     assert [t for (i, t), s in found.items() if i == "FB-ORPHAN-DN"] == [ORPHAN]
     assert found[("FB-ORPHAN-DN", ORPHAN)] == "critical"
-    assert found[("FB-PF-TREE", "CN=Folder Hierarchies," + MODERN_AG_DN)] == "critical"
-    assert found[("FB-SITEFOLDER", PARIS)] == "critical"
-    assert [t for (i, t) in found if i == "FB-SITEFOLDER"] == [PARIS]
+    assert found[("FB-PF-TREE", MODERN_PREFIX)] == "critical"
+    assert found[("FB-SITEFOLDER", PARIS_PREFIX)] == "critical"
+    assert [t for (i, t) in found if i == "FB-SITEFOLDER"] == [PARIS_PREFIX]
     assert found[("FB-EMPTY-SERVERS", BERLIN_SERVERS)] == "warning"
     assert [t for (i, t) in found if i == "FB-EMPTY-SERVERS"] == [BERLIN_SERVERS]
-    assert found[("FB-EVENT-8207", "error 0x80070005")] == "critical"
-    assert found[("FB-EVENT-8207", "error 0x80004005")] == "critical"
+    assert found[("FB-EVENT-8207", MODERN_PREFIX)] == "critical"      # 0x80070005: the tree
+    assert found[("FB-EVENT-8207", PARIS_PREFIX)] == "critical"       # 0x80004005: Paris's folder
     assert found[("FB-EVENT-14031", ORPHAN)] == "critical"
     assert found[("FB-EVENT-14031", RESOLVED)] == "ok"
     assert found[("FB-EVENT-3047", RESOLVED)] == "ok"
 
     by_key = {(f["id"], f["target"]): f for f in report["findings"]}
-    site = by_key[("FB-SITEFOLDER", PARIS)]
+    site = by_key[("FB-SITEFOLDER", PARIS_PREFIX)]
     assert "deleted" in site["summary"] and "30 mailboxes" in site["summary"]
-    [evidence] = site["evidence"]
+    evidence = site["evidence"][0]
+    assert evidence["data"]["dn"] == PARIS
     assert "\\0ADEL:" in evidence["data"]["attributes"]["siteFolderServer"]
     assert "CN=Deleted Objects,CN=Configuration,DC=fabrikam,DC=com" in evidence["data"]["attributes"]["siteFolderServer"]
     # Both spellings of the orphan, on both servers, count as one.

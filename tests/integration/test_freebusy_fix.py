@@ -72,7 +72,7 @@ def test_fix_check_undo_round_trip(lab):
     assert "verified" in applied.stdout
     ag = read_ag(dc)
     assert str(ag.legacyExchangeDN) == ORPHAN
-    assert "CN=Public Folder Store (EX2003)" in str(ag.siteFolderServer)
+    assert str(ag.siteFolderServer).startswith("CN=PF01,CN=InformationStore,CN=L12EX1,")
     assert orphan_findings(env) == (0, [])
 
     again = exops(env, "fix", "freebusy", "--dn", ORPHAN.upper(), "--yes", check=0)
@@ -117,7 +117,7 @@ def test_saved_plan_applies_and_a_stale_one_is_refused(lab, tmp_path):
     assert [c["status"] for c in history] == ["applied"]   # finding it in place journals nothing
     exops(env, "undo", str(history[0]["id"]), "--yes", check=0)
     # Now someone else creates the AG with other attributes: the saved plan is stale.
-    exops(env, "fix", "freebusy", "--dn", ORPHAN, "--yes", "--pf-db", "PF01", check=0)
+    exops(env, "fix", "freebusy", "--dn", ORPHAN, "--yes", "--pf-db", "Public Folder Store (EX2003)", check=0)
     refused = exops(env, "apply", str(plan), "--yes", check=1)
     assert "changed since the plan was made" in refused.stderr
 

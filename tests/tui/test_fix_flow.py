@@ -161,7 +161,7 @@ async def test_a_password_missing_from_the_environment_is_never_prompted_for(tmp
 
 
 async def test_the_parameter_form_is_made_from_the_fix_declaration_and_replans(litware_bundle):
-    from textual.widgets import Checkbox
+    from textual.widgets import Checkbox, Select
 
     from exops.tui.screens.params import ParamsScreen
     app = ExopsApp(bundle=str(litware_bundle))
@@ -171,10 +171,12 @@ async def test_the_parameter_form_is_made_from_the_fix_declaration_and_replans(l
         await pilot.press("e")
         await wait_until(pilot, lambda: isinstance(app.screen, ParamsScreen))
         form = app.screen
-        declared = [p.option for p in fix.chosen.fix.params]
-        assert declared == ["--dn", "--pf-db", "--ag-name", "--replace-site-folder"]
+        for param in fix.chosen.fix.params:              # one field per declared parameter
+            assert form.query(f"#param-{param.name}")
         assert form.query_one("#param-dn", Input).value == ORPHAN
         assert isinstance(form.query_one("#param-replace_site_folder"), Checkbox)
+        databases = form.query_one("#param-pf_db", Select)   # choices from the facts, best first
+        assert "PF01" in str(databases._options[1][0])
         dn = form.query_one("#param-dn", Input)
         dn.value = ""
         dn.focus()

@@ -88,7 +88,7 @@ async def test_fix_the_orphan_live_then_undo_it_from_the_history(live_config):
         assert fix.plan.fix == "freebusy" and len(fix.plan.steps) == 1
         text = plan_text(fix)
         assert f"legacyExchangeDN: {ORPHAN}" in text
-        assert "changetype: add" in text and "CN=Public Folder Store (EX2003)" in text
+        assert "changetype: add" in text and "CN=PF01,CN=InformationStore,CN=L12EX1" in text
         assert "Nothing has changed yet" in plain(fix.query_one("#fix-status").content, 200)
         assert "exops --config" in text
         assert dc.admin_password not in screen_text(app)
@@ -127,7 +127,7 @@ async def test_fix_the_orphan_live_then_undo_it_from_the_history(live_config):
         ag = read_ag(dc)
         assert ag is not None
         assert str(ag.legacyExchangeDN) == ORPHAN
-        assert "CN=Public Folder Store (EX2003)" in str(ag.siteFolderServer)
+        assert str(ag.siteFolderServer).startswith("CN=PF01,CN=InformationStore,CN=L12EX1,")
         assert "msExchAdminGroup" in ag.objectClass.values
 
         await wait_until(pilot, lambda: app.session.phase == "done" and not orphan_is_critical(app),

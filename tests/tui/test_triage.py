@@ -68,14 +68,16 @@ async def test_the_orphan_is_listed_as_critical_and_its_evidence_reads(litware_b
         assert screen.highlighted().severity is Severity.CRITICAL
         detail = detail_text(screen)
         assert "152 mailboxes have a legacyExchangeDN under " + ORPHAN in detail
-        assert "Directory · 5 entries (mailbox)" in detail
+        assert "Directory · 5 entries (mailbox) · 1 searched" in detail
+        assert "2 administrative groups found in 1 Administrative Groups container" in detail
+        assert "/o=EUROPE/ou=Amsterdam" in detail     # the AGs that exist: proof of absence
         assert "CN=Europe User 001,OU=Exchange Users,DC=litware,DC=com" in detail
         assert f"{ORPHAN}/cn=Recipients/cn=eu001" in detail
         assert "Event 14031" in detail and "Time (UTC)" in detail
-        assert 'exops fix freebusy --dn "/o=EUROPE/ou=First Administrative Group"' in detail
+        assert "exops fix freebusy --dn '/o=EUROPE/ou=First Administrative Group'" in detail
         assert "Docs" in detail
         await pilot.press("c")
-        assert app.clipboard == 'exops fix freebusy --dn "/o=EUROPE/ou=First Administrative Group"'
+        assert app.clipboard.startswith("exops fix freebusy --dn '/o=EUROPE/ou=First Administrative Group'")
 
         await pilot.press("down", "enter")  # enter on the row: the detail takes the screen
         await pilot.pause()
@@ -100,7 +102,7 @@ async def test_filter_text_severity_keys_and_sort(litware_bundle):
         assert len(screen.rows) == every
         await pilot.press("1")  # hide critical
         assert screen.rows and all(f.severity is not Severity.CRITICAL for f in screen.rows)
-        await pilot.press("1", "3")  # critical back, info hidden
+        await pilot.press("1", "3", "4")  # critical back, info and ok hidden
         assert {f.severity for f in screen.rows} == {Severity.CRITICAL}
         await pilot.press("0")
         assert len(screen.rows) == every
@@ -307,3 +309,40 @@ async def test_x_on_a_finding_opens_its_fixes_and_escape_comes_back(litware_bund
         await run["Fix…"]()
         await pilot.pause()
         assert isinstance(app.screen, FixScreen)
+
+
+async def test_the_first_screen_of_the_demo_shows_the_orphan_and_its_mailbox_count(litware_bundle):
+    app = ExopsApp(bundle=str(litware_bundle))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "Worst findings" in text
+        line = next(row for row in text.splitlines() if ORPHAN in row)
+        assert "critical" in line and "152 mailboxes" in line
+        assert "ok: 0" not in text and " 0 ok" not in text.replace("  ", " ")
+
+
+async def test_enter_on_a_passing_check_shows_what_it_looked_at(litware_bundle):
+    app = ExopsApp(bundle=str(litware_bundle))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        app.screen.query_one("#check-FB-PF-TREE", CheckRow).focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, FindingsScreen)
+        [passing] = app.screen.rows
+        assert passing.severity is Severity.OK and "CN=Public Folders" in passing.summary
+        assert "No finding matches" not in detail_text(app.screen)
+
+
+async def test_copy_gives_the_quoted_command_for_this_bundle(litware_bundle):
+    app = ExopsApp(bundle=str(litware_bundle))
+    copied = []
+    app.copy_to_clipboard = copied.append
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await open_orphan(app, pilot)
+        await pilot.press("c")
+        await pilot.pause()
+    assert copied and copied[0].startswith(f"exops fix freebusy --dn '{ORPHAN}' --bundle ")
+    assert copied[0].endswith(" --dry-run")

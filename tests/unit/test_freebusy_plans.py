@@ -23,13 +23,32 @@ def directory(tmp_path_factory):
     return read_ldif_facts(path)
 
 
-def test_plan_creates_the_ag_on_the_database_other_ags_use(directory):
+def test_plan_creates_the_ag_on_the_newest_exchange_database_and_says_why(directory):
+    # PF01 (Exchange 2010) and the Exchange 2003 store are each the siteFolderServer of one AG:
+    # the tie goes to the newest version, never to the store the migration is retiring.
     plan = plan_freebusy(Facts(directory), dn=ORPHAN)
     [step] = plan.steps
     assert step.action == "ldap.add" and step.before == {"exists": False, "attributes": {}}
     assert step.after["attributes"]["legacyExchangeDN"] == [ORPHAN]
+    assert step.after["attributes"]["siteFolderServer"][0].startswith("CN=PF01,")
     assert "legacyExchangeDN: /o=EUROPE/ou=First Administrative Group" in step.preview
-    assert any("already the siteFolderServer" in n for n in plan.notes)
+    [note] = [n for n in plan.notes if n.startswith("siteFolderServer")]
+    assert "Exchange 14.3 on L12EX1" in note and "not chosen: Public Folder Store (EX2003) (Exchange 6.5" in note
+
+
+def test_a_retiring_server_is_never_chosen_and_choices_are_offered(directory):
+    plan = plan_freebusy(Facts(directory), dn=ORPHAN, avoid_server="l12ex1")
+    assert "EX2003" in plan.steps[0].after["attributes"]["siteFolderServer"][0]
+    from exops.workbench import fix_spec
+    [pf_db] = [p for p in fix_spec("freebusy").params if p.name == "pf_db"]
+    choices = pf_db.choices(Facts(directory))
+    assert [dn.split(",")[0] for dn, _ in choices] == ["CN=PF01", "CN=Public Folder Store (EX2003)"]
+    assert "Exchange 14.3 on L12EX1" in choices[0][1]
+
+
+def test_plan_puts_the_missing_public_folder_tree_first(directory):
+    plan = plan_freebusy(Facts(dataclasses.replace(directory, public_folder_trees=())), dn=ORPHAN)
+    assert plan.notes[0].startswith("FIRST: the directory has no public folder tree (FB-PF-TREE)")
 
 
 def test_given_database_by_name_is_used(directory):

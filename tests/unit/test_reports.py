@@ -72,6 +72,14 @@ def _report(*extra: Finding) -> Report:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_shows_passing_checks_as_ok(fmt):
+    out = render(_report(), fmt)
+    assert "Site folder server is set" in out
+    if fmt in ("md", "html"):
+        assert re.search(r"FB-SITE-FOLDER.{0,80}Site folder server set.{0,40}\bok\b", out), out
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_every_format_shows_the_orphan_target_and_summary(fmt):
     out = render(_report(), fmt)
     assert ORPHAN in out
@@ -93,7 +101,8 @@ def test_json_carries_schema_version_exit_code_and_worst_first_findings():
     assert doc["findings"][0]["evidence"][0]["data"]["time"] == WHEN.isoformat()
     assert doc["checks"][3] == {"id": "CAS-ARRAY", "title": "CAS array resolves",
                                 "area": "casarray", "status": "skipped",
-                                "reason": "no Exchange servers were collected"}
+                                "reason": "no Exchange servers were collected", "result": "skipped"}
+    assert [c["result"] for c in doc["checks"]][:3] == ["1 critical", "1 warning", "ok"]
 
 
 def test_json_lists_logs_and_event_groups_with_per_day_counts():
@@ -190,7 +199,8 @@ def test_junit_maps_checks_to_failures_skips_and_errors():
     assert orphan.find("failure").get("message") == ORPHAN_SUMMARY
     assert orphan.find("failure").get("type") == "critical"
     assert cases["LB-SLOWSTART"].find("failure").get("type") == "warning"
-    assert list(cases["FB-SITE-FOLDER"]) == []
+    [passed] = list(cases["FB-SITE-FOLDER"])    # a pass says what it looked at
+    assert passed.tag == "system-out" and "Site folder server is set" in passed.text
     assert cases["CAS-ARRAY"].find("skipped").get("message") == "no Exchange servers were collected"
     assert cases["LB-HEALTH"].find("error").get("message") == "KEMP API returned 500"
 
@@ -217,3 +227,29 @@ def test_markdown_lays_out_evidence_by_kind_and_fixes_as_inline_code():
     assert "| legacyExchangeDN |" in md
     assert "~~~\nName : EX:/o=EUROPE\n  <none>\n~~~" in md
     assert "- `Set-PublicFolderDatabase PFDB1 -Confirm:$false`" in md
+
+
+def test_html_timeline_draws_one_series_per_dn_whatever_its_letter_case():
+    from exops.reports.html import event_series
+    groups = (EventGroup(14031, "FreeBusy", ORPHAN, "L12EX1", 5, WHEN, WHEN, per_day={"2024-05-01": 5}),
+              EventGroup(14031, "FreeBusy", ORPHAN.upper(), "L12EX2", 2, WHEN, WHEN, per_day={"2024-05-01": 2}))
+    assert event_series(groups) == {ORPHAN: {"2024-05-01": 7}}
+    html = render(Report(source="s", generated=WHEN, findings=(),
+                         events=EventFacts(scans=(LogScan("a.evtx", "python", 9, groups=groups),))), "html")
+    assert html.count("<polyline") == 1
+
+
+def test_events_fit_an_80_column_terminal_with_whole_dns_times_and_codes():
+    import io as _io
+    from rich.console import Console
+    from exops.console import print_scans
+    long_dn = "/o=EUROPE/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)"
+    groups = (EventGroup(8207, "MSExchangeFBPublish", long_dn, "l12ex1.litware.com", 1234, WHEN, WHEN,
+                         error_codes=("0x80070005",)),)
+    out = Console(width=80, file=_io.StringIO(), color_system=None)
+    print_scans([LogScan("Application.evtx", "python", 1200, groups=groups)], out)
+    text = out.file.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    joined = "".join(line.strip(" │|") for line in text.splitlines())
+    assert "".join(long_dn.split()) in "".join(joined.split())        # wrapped, not cut
+    assert WHEN.strftime("%Y-%m-%d %H:%M") in text and "0x80070005" in text and "×1234" in text

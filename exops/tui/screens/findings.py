@@ -28,16 +28,16 @@ WIDE = 100
 
 
 def column_widths(total: int, findings: list[Finding]) -> dict[str, int]:
-    """Severity and ID fit their text; below 100 columns the target takes the rest (the summary
-    is in the detail pane), above it the target gets up to half of the rest and the summary the
-    remainder."""
+    """Severity and ID fit their text; below 100 columns the summary takes the rest (findings of
+    one administrative group share its target, so the target would repeat; it heads the detail
+    pane), above it the target gets up to half of the rest and the summary the remainder."""
     wide = total >= WIDE
     usable = total - 3 - 2 * (4 if wide else 3)  # margins, scrollbar, a cell of padding each side
     id_width = min(18, max((len(f.check_id) for f in findings), default=2))
     widths = {"severity": 10, "id": id_width}
     room = max(12, usable - widths["severity"] - id_width)
     if not wide:
-        return {**widths, "target": room}
+        return {**widths, "summary": room}
     target = min(max((len(f.target) for f in findings), default=6), max(12, room // 2))
     return {**widths, "target": target, "summary": max(10, room - target)}
 
@@ -46,6 +46,17 @@ def cut(text: str, width: int, style=None) -> Text:
     out = Text(text, style=style or "", no_wrap=True, overflow="ellipsis")
     out.truncate(width, overflow="ellipsis")
     return out
+
+
+def copied_command(finding: Finding, session: Session) -> str:
+    """The first suggested fix as a command for this session (its bundle or configuration),
+    every value shell-quoted; the check's own text when no registered fix suggests one."""
+    from exops.tui.screens.fix import cli_command
+    from exops.workbench import suggestions
+    found = suggestions(finding, session.facts) if session.facts is not None else []
+    if not found:
+        return finding.fixes[0]
+    return cli_command(found[0], config_path=session.config_path, bundle=session.bundle)
 
 
 class FindingsScreen(Screen):
@@ -118,7 +129,7 @@ class FindingsScreen(Screen):
             cells = {"severity": cut(finding.severity.value, widths["severity"],
                                      severity_style(self.app, finding.severity)),
                      "id": cut(finding.check_id, widths["id"], "bold"),
-                     "target": cut(finding.target, widths["target"]),
+                     "target": cut(finding.target, widths.get("target", 0)),
                      "summary": cut(finding.summary, widths.get("summary", 0))}
             table.add_row(*(cells[key] for key in widths), key=str(index))
         counts = {s.value: sum(f.severity is s for f in self.findings) for s in SEVERITY_KEYS.values()}
@@ -214,8 +225,9 @@ class FindingsScreen(Screen):
         if finding is None or not finding.fixes:
             self.notify("This finding has no suggested fix.", severity="warning", timeout=3)
             return
-        self.app.copy_to_clipboard(finding.fixes[0])
-        self.notify(finding.fixes[0], title="Copied to the clipboard", timeout=4, markup=False)
+        command = copied_command(finding, self.app.session)
+        self.app.copy_to_clipboard(command)
+        self.notify(command, title="Copied to the clipboard", timeout=4, markup=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("focus_filter", "filter_done"):  # `focused` moves at once, has_focus later

@@ -430,7 +430,7 @@ class FixScreen(WorkerOutcomes, ModalScreen[None]):
         chosen = self.chosen
         if chosen is None or self.phase in ("planning", "applying", "verifying") or not chosen.fix.params:
             return
-        self.app.push_screen(ParamsScreen(chosen.fix, chosen.params),
+        self.app.push_screen(ParamsScreen(chosen.fix, chosen.params, self.facts),
                              lambda values: self.replan_with(chosen, values))
 
     def replan_with(self, chosen: Suggestion, values: dict | None) -> None:

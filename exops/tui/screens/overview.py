@@ -11,17 +11,19 @@ from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, Static
 
+from exops.terminal import printable
 from exops.tui.session import Session
 from exops.tui.widgets.checks import ChecksPanel
 from exops.tui.widgets.environment import EnvironmentPanel
 from exops.tui.widgets.severity import SeverityTiles
+from exops.tui.widgets.worst import WorstFindings
 
 
 def status_line(session: Session) -> str:
     if session.phase == "failed":
-        return f"[$sev-critical]✖ {escape(session.error)}[/]"
+        return f"[$sev-critical]✖ {escape(printable(session.error, one_line=True))}[/]"
     if session.busy:
-        return f"[$accent]…[/] {escape(session.activity or 'starting')}"
+        return f"[$accent]…[/] {escape(printable(session.activity or 'starting', one_line=True))}"
     report = session.report
     if report is None:
         return ""
@@ -45,6 +47,7 @@ class OverviewScreen(Screen):
             with Horizontal(id="severity-box"):
                 yield Label("Findings", id="severity-label")
                 yield SeverityTiles(id="severity-tiles")
+        yield WorstFindings(id="worst")
         yield ChecksPanel(id="checks")
         yield Static(id="status-line")
         yield Footer(compact=True)
@@ -53,6 +56,7 @@ class OverviewScreen(Screen):
         self.query_one("#environment").border_title = "Environment"
         self.query_one("#severity-box").border_title = "Findings"
         self.query_one("#checks").border_title = "Checks"
+        self.query_one("#worst").border_title = "Worst findings"
         self.watch(self.app, "session", self.show, init=True)
         self.app.theme_changed_signal.subscribe(self, lambda _: self.redraw())
 
@@ -68,6 +72,7 @@ class OverviewScreen(Screen):
             self.query_one(EnvironmentPanel).show(session)
         if last is None or session.report is not last.report:
             self.query_one(SeverityTiles).show(session.report.counts() if session.report else None)
+            self.query_one(WorstFindings).show(session.report)
         panel = self.query_one(ChecksPanel)
         panel.show(session.checks)
         if session.report is not None and (last is None or last.report is None):

@@ -1,7 +1,9 @@
 """The parameters of a fix, as a form made from the fix's own declaration.
 
-Nothing here knows a fix: one field per declared `Param` (a checkbox for a flag, a text field
-otherwise), filled with what the finding suggested, labelled with the option name and its help.
+Nothing here knows a fix: one field per declared `Param` (a checkbox for a flag, a list to pick
+from when the parameter offers choices drawn from the facts, such as the public folder databases
+best first, a text field otherwise), filled with what the finding suggested, labelled with the
+option name and its help.
 The values go through the same validation as the CLI's options before a plan is made.
 """
 from __future__ import annotations
@@ -12,9 +14,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from exops.errors import ExopsError
+from exops.facts.store import Facts
 from exops.registry import FixSpec
 
 
@@ -23,9 +26,9 @@ class ParamsScreen(ModalScreen[dict | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="exops.params.cancel")]
 
-    def __init__(self, spec: FixSpec, values: dict) -> None:
+    def __init__(self, spec: FixSpec, values: dict, facts: Facts | None = None) -> None:
         super().__init__()
-        self.spec, self.values = spec, values
+        self.spec, self.values, self.facts = spec, values, facts
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="params-dialog"):
@@ -33,8 +36,15 @@ class ParamsScreen(ModalScreen[dict | None]):
                                           "plan is shown and you apply it."), id="params-about")
             for param in self.spec.params:
                 value = self.values.get(param.name)
+                choices = param.choices(self.facts) if param.choices and self.facts is not None else []
                 if param.type is bool:
                     yield Checkbox(param.option, bool(value), id=f"param-{param.name}")
+                elif choices:
+                    yield Label(param.option, classes="field-label")
+                    options = [(f"{describe}", choice) for choice, describe in choices]
+                    known = {choice for choice, _ in choices}
+                    yield Select(options, prompt="(let exops choose, and say why)", id=f"param-{param.name}",
+                                 value=value if value in known else Select.NULL)
                 else:
                     yield Label(param.option + (" (required)" if param.required else ""),
                                 classes="field-label")
@@ -54,6 +64,9 @@ class ParamsScreen(ModalScreen[dict | None]):
             field = self.query_one(f"#param-{param.name}")
             if param.type is bool:
                 values[param.name] = field.value
+                continue
+            if isinstance(field, Select):
+                values[param.name] = None if field.value is Select.NULL else field.value
                 continue
             text = field.value.strip()
             values[param.name] = (int(text) if param.type is int and text.lstrip("-").isdigit()

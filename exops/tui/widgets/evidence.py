@@ -112,11 +112,22 @@ def _directory(items: list[Evidence], palette: Palette) -> Iterator[RenderableTy
     """Each entry's DN, its attributes in a small table under it; DNs and legacyExchangeDNs are
     too long to share a line, so they never sit side by side."""
     kinds = sorted({shown(e.data.get("kind")) for e in items} - {""})
-    what = f"{len(items)} entr{'y' if len(items) == 1 else 'ies'}" + (f" ({', '.join(kinds)})" if kinds else "")
+    recipients = [e for e in items if e.data.get("kind")] if kinds else items
+    what = f"{len(recipients)} entr{'y' if len(recipients) == 1 else 'ies'}" + (
+        f" ({', '.join(kinds)})" if kinds else "")
+    if len(recipients) < len(items):
+        what += f" · {len(items) - len(recipients)} searched"
     parts: list[RenderableType] = [Text.assemble(("Directory", "bold"), f" · {what}",
                                                  style=palette.heading)]
     for entry in items:
-        parts.append(text(shown(entry.data.get("dn")) or entry.title, "bold"))
+        dn = shown(entry.data.get("dn"))
+        if entry.title and entry.title != dn and not entry.data.get("kind"):
+            # a search or a summary: what it is, then where it was read
+            parts.append(text(entry.title, "bold"))
+            if dn:
+                parts.append(text(dn, palette.muted))
+        else:
+            parts.append(text(dn or entry.title, "bold"))
         parts.append(Padding(_pairs((entry.data.get("attributes") or {}).items(), palette), (0, 0, 0, 2)))
     yield Group(*parts)
 

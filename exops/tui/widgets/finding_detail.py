@@ -63,7 +63,7 @@ class FindingDetail(VerticalScroll):
                           (printable(finding.target), "bold")),
             BLANK, text(finding.summary)]
         if finding.detail:
-            out += [BLANK, text(finding.detail, palette.muted)]
+            out += [BLANK, text(finding.detail)]   # the advice: read as plainly as the summary
         if finding.evidence:
             out += [BLANK, heading("Evidence", summary_line(finding.evidence), palette)]
             out += [Padding(part, (0, 0, 1, 2))

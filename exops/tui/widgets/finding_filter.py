@@ -36,9 +36,12 @@ class FindingFilter:
         return bool(self.text.strip() or self.hidden)
 
     def matches(self, finding: Finding) -> bool:
+        """Every term in the ID, target, summary or evidence (so a user's name or DN finds the
+        finding that lists them)."""
         if finding.severity in self.hidden:
             return False
-        haystack = fold(f"{finding.check_id} {finding.target} {finding.summary}")
+        haystack = fold(" ".join([finding.check_id, finding.target, finding.summary,
+                                  *(f"{e.title} {e.data.get('dn') or ''}" for e in finding.evidence)]))
         return all(term in haystack for term in fold(self.text).split())
 
     def apply(self, findings: tuple[Finding, ...]) -> list[Finding]:
@@ -52,7 +55,8 @@ class FindingFilter:
 
 
 class SeverityChips(Static):
-    """`1 critical 2  2 warning 0 ...`: the key that toggles each severity, and its count."""
+    """`[1] critical: 2  [2] warning: 0 ...`: the key that toggles each severity as a key cap,
+    apart from its count, so neither is read as the other."""
 
     def show(self, counts: dict[str, int], hidden: frozenset[Severity]) -> None:
         parts = []
@@ -62,5 +66,5 @@ class SeverityChips(Static):
                 continue
             style = ("$text-muted strike" if severity in hidden
                      else f"${variable(severity)}" + (" bold" if count else ""))
-            parts.append(Content.assemble((key, "$text-muted"), " ", (f"{severity.value} {count}", style)))
+            parts.append(Content.assemble((f"[{key}]", "$text-muted"), " ", (f"{severity.value}: {count}", style)))
         self.update(Content("  ").join(parts))
