@@ -97,16 +97,19 @@ DN = Param("dn", 'The orphaned /o=<Org>/ou=<AG>, e.g. "/o=EUROPE/ou=First Admini
 
 
 @fix("freebusy", title="Recreate the missing administrative group",
-     resolves=("FB-ORPHAN-DN", "FB-EVENT-14031", "FB-SITEFOLDER"), suggest=_suggest_freebusy,
+     resolves=("FB-ORPHAN-DN", "FB-EVENT-14031", "FB-SITEFOLDER", "FB-FOLDER"), suggest=_suggest_freebusy,
      needs=(DirectoryFacts,), params=(
          DN,
          Param("pf_db", "DN (or name) of the public folder database for siteFolderServer; default: "
                         "the best existing one, explained."),
          Param("ag_name", "Name of the administrative group object to create (default: the AG in --dn)."),
          Param("replace_site_folder", "Change the siteFolderServer of an existing AG that points elsewhere.",
+               type=bool),
+         Param("restart_store", "Then restart the Information Store on the siteFolderServer's server and wait "
+                                "for the folder and event 3047 (interrupts service; needs exchange servers).",
                type=bool)))
-def plan_freebusy(facts: Facts, live=(), *, dn: str, pf_db: str | None = None,
-                  ag_name: str | None = None, replace_site_folder: bool = False) -> Plan:
+def plan_freebusy(facts: Facts, live=(), *, dn: str, pf_db: str | None = None, ag_name: str | None = None,
+                  replace_site_folder: bool = False, restart_store: bool = False) -> Plan:
     """Recreate a missing administrative group so Outlook 2003 free/busy works again.
 
     Creates the AG with legacyExchangeDN = DN and siteFolderServer = a public folder database;
@@ -117,6 +120,15 @@ def plan_freebusy(facts: Facts, live=(), *, dn: str, pf_db: str | None = None,
     Example:
       exops fix freebusy --dn "/o=EUROPE/ou=First Administrative Group" --dry-run
     """
+    if not restart_store:
+        return _plan_admin_group(facts, dn, pf_db, ag_name, replace_site_folder)
+    from exops.fixes.store import reachable_database, with_store_restart
+    pf_db = pf_db or reachable_database(facts)
+    return with_store_restart(_plan_admin_group(facts, dn, pf_db, ag_name, replace_site_folder), facts)
+
+
+def _plan_admin_group(facts: Facts, dn: str, pf_db: str | None, ag_name: str | None,
+                      replace_site_folder: bool) -> Plan:
     directory = _directory(facts)
     try:
         org, ag = parse_admin_group_dn(dn)

@@ -7,9 +7,11 @@ report: every finding's evidence names it.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from exops.dn import rdn_value
 from exops.facts.store import FactKind, register_kind
 
 FREE_BUSY_ROOT = "\\NON_IPM_SUBTREE\\SCHEDULE+ FREE BUSY"
@@ -117,6 +119,15 @@ class ExchangeFacts:
 
     def report(self, name: str) -> ServerReport | None:
         return next((s for s in self.servers if s.server.casefold() == name.casefold()), None)
+
+
+def database_server(database_dn: str) -> str:
+    """The server a database's DN sits under (`CN=<db>,...,CN=<server>,CN=Servers,CN=<AG>,...`)."""
+    parts = re.split(r"(?<!\\),", database_dn)
+    for i, part in enumerate(parts[1:], 1):
+        if part.strip().upper() == "CN=SERVERS":
+            return rdn_value(parts[i - 1])
+    return ""
 
 
 def merge_exchange(values: list[ExchangeFacts]) -> ExchangeFacts:

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from exops import powershell
-from exops.dn import fold, is_deleted_reference, rdn_value
+from exops.dn import fold, is_deleted_reference
+from exops.facts.exchange import database_server
 from exops.lab.evtx_writer import EventSpec, write_evtx
 from exops.lab.scenario import Scenario, _free_busy
 from exops.lab.wsman import CommandResult
@@ -192,7 +193,7 @@ class ExchangeLab:
             target = databases.get(fold(ag.site_folder_server or ""))
             if not ag.legacy_dn or target is None or is_deleted_reference(ag.site_folder_server):
                 continue
-            host = server_of(target.dn)
+            host = database_server(target.dn)
             if (only and fold(host) != fold(only)) or fold(host) not in {fold(s) for s in data["servers"]}:
                 continue
             name = f"EX:{ag.legacy_dn}"
@@ -273,15 +274,6 @@ def log_event(data: dict, server: str, event: EventSpec) -> None:
                             "qualifiers": event.qualifiers})
 
 
-def server_of(database_dn: str) -> str:
-    """The server a database DN sits under (…,CN=<server>,CN=Servers,CN=<AG>,…)."""
-    parts = re.split(r"(?<!\\),", database_dn)
-    for i, part in enumerate(parts[1:], 1):
-        if part.strip().upper() == "CN=SERVERS":
-            return rdn_value(parts[i - 1])
-    return ""
-
-
 # ---------------------------------------------------------------- building the lab state
 
 def initial_state(scenario: Scenario, directory, now: datetime | None = None,
@@ -306,7 +298,7 @@ def initial_state(scenario: Scenario, directory, now: datetime | None = None,
     pf_names = [name for s in scenario.servers for name in s.public_folder_databases]
     directory_facts = directory()
     for db in directory_facts.public_folder_databases:
-        data["public_folder_databases"].append({"name": db.name, "server": server_of(db.dn), "dn": db.dn})
+        data["public_folder_databases"].append({"name": db.name, "server": database_server(db.dn), "dn": db.dn})
     for server in modern:
         for name in server.mailbox_databases:
             rpc = overrides.get(server.name, {}).get("rpc_client_access_server", fqdn or server.fqdn)
