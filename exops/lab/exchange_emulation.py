@@ -182,6 +182,11 @@ class ExchangeLab:
             logged = self._publish(data, now)
         return created + logged
 
+    def publish(self, now: datetime | None = None) -> list[str]:
+        """One publish cycle alone: what the lab process runs on its schedule."""
+        with self.state() as data:
+            return self._publish(data, now or _now())
+
     def _maintain(self, data: dict, now: datetime, only: str | None = None) -> list[str]:
         """Create the missing site folder of every AG whose siteFolderServer names a public folder
         database on a (this) server; log 3047 there."""

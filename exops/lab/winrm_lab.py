@@ -25,6 +25,7 @@ from exops.lab.winrm_server import Account, WinRMEndpoint
 from exops.lab.wsman import ShellService
 
 STATE = "exchange-state.json"
+PUBLISH_EVERY = 600.0       # seconds between the store's publish cycles (14031 while a folder is missing)
 META = "exchange-lab.json"
 LAB_USER_NAME = "exopsadmin"
 
@@ -151,7 +152,11 @@ def main(argv: list[str]) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
+    while not stop.wait(PUBLISH_EVERY):
+        try:
+            running.lab.publish()
+        except Exception as exc:   # a DC briefly away must not end the lab; say so in its log
+            print(f"publish cycle skipped: {exc}", file=sys.stderr, flush=True)
     running.stop()
     return 0
 
