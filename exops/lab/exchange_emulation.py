@@ -260,7 +260,7 @@ MESSAGES = {   # what Get-WinEvent renders from the provider's message file (tex
     14031: lambda data: data[1],
     8207: lambda data: (f"Error updating public folder with free/busy information on virtual machine {data[0]}. "
                         f"The error number is {data[1]}."),
-    3047: lambda data: f"The store created the free/busy site folder {data[0]} during maintenance.",
+    3047: lambda data: f'The free/busy site folder "{data[0]}" was created.',
 }
 
 
