@@ -58,6 +58,7 @@ class CasArray:
     fqdn: str
     site: str = ""
     members: tuple[str, ...] = ()
+    addresses: tuple[str, ...] = ()          # what the FQDN resolves to, seen from the server
 
 
 @dataclass(frozen=True)

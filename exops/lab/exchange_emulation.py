@@ -311,7 +311,9 @@ def initial_state(scenario: Scenario, directory, now: datetime | None = None,
                                               "public_folder_database": pf_names[0] if pf_names else ""})
     if array and not overrides.get("no_cas_array"):
         data["cas_arrays"].append({"name": array.get("name", fqdn), "fqdn": fqdn, "site": site,
-                                   "members": [s.name for s in modern if "cas" in s.roles]})
+                                   "members": [s.name for s in modern if "cas" in s.roles],
+                                   "addresses": [] if overrides.get("array_unresolved") else
+                                   [str(array["vip"])] if array.get("vip") else []})
     databases = {fold(db.dn): db for db in directory_facts.public_folder_databases}
     for ag in directory_facts.admin_groups:
         db = databases.get(fold(ag.site_folder_server or ""))

@@ -108,6 +108,12 @@ def start_exchange_lab(scenario: Scenario, directory: Path, settings: DirectoryS
             state["organization"] += [{k: c[k] for k in ("name", "fqdn", "version", "roles", "site")}
                                       for c in state["servers"].values()]
         lab.path.write_text(json.dumps(state, indent=1))
+    return serve(lab, scenario, directory, ca_dir=ca_dir, password=password, auth=auth, delay=delay)
+
+
+def serve(lab: ExchangeLab, scenario: Scenario, directory: Path, *, ca_dir: Path, password: str,
+          auth: str = "ntlm", delay: float = 0.0) -> RunningExchangeLab:
+    """One endpoint per server of the lab state, each with a certificate from the lab CA."""
     state = lab.read()
     account = Account(f"{scenario.netbios}\\{LAB_USER_NAME}", password)
     roles = {s.name: s.roles for s in scenario.servers}

@@ -238,7 +238,8 @@ def _parts(answers: dict[str, dict], failures: dict[str, str]) -> dict[str, Any]
         "mailbox-databases": lambda a: {"mailbox_databases": tuple(
             MailboxDatabase(**_pick(d, MailboxDatabase)) for d in a["databases"])},
         "cas-arrays": lambda a: {"cas_arrays": tuple(
-            CasArray(name=c["name"], fqdn=c["fqdn"], site=c["site"], members=tuple(c["members"])) for c in a["arrays"])},
+            CasArray(name=c["name"], fqdn=c["fqdn"], site=c["site"], members=tuple(c["members"]),
+                     addresses=tuple(c.get("addresses") or ())) for c in a["arrays"])},
         "virtual-directories": lambda a: {"virtual_directories": tuple(
             VirtualDirectory(**_pick(d, VirtualDirectory)) for d in a["directories"])},
         "rpc-ports": lambda a: {"registry": tuple(RegistryValue(**_pick(v, RegistryValue)) for v in a["values"]),

@@ -1,0 +1,71 @@
+"""The CAS array, RPC port and virtual directory checks on the lab's Exchange servers: clean on
+litware, failing on litware-broken-cas. The emulated store reads the litware directory from its
+ldifde export here (these checks need no directory), so no Samba DC is started."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from exops.diagnose import run_checks, select_checks
+from exops.config import Config, ExchangeSettings, ServerSettings
+from exops.facts.directory import DirectoryFacts
+from exops.facts.store import kind_named
+from exops.lab.exchange_emulation import ExchangeLab, initial_state
+from exops.lab.samba import issue_ca
+from exops.lab.scenario import load_scenario
+from exops.lab.winrm_lab import scenario_overrides, serve
+from exops.model import Severity
+from exops.sources.evidence import EvidenceFile
+from exops.sources.source import collect_from, configured_sources
+
+from .conftest import LAB_PASSWORD
+
+LDIF = Path(__file__).parents[2] / "fixtures" / "scenarios" / "litware" / "bundle" / "directory.ldf"
+CAS_CHECKS = ("CAS-ARRAY", "CAS-RPC-ACCESS", "CAS-RPC-PORTS", "CAS-VDIR")
+
+
+def litware_directory() -> DirectoryFacts:
+    return EvidenceFile(kind_named("directory"), LDIF).facts().get(DirectoryFacts)
+
+
+def findings(scenario_name: str, tmp_path: Path, monkeypatch) -> dict[str, set[tuple[str, str]]]:
+    scenario = load_scenario(scenario_name)
+    lab = ExchangeLab(tmp_path / "state.json", litware_directory)
+    import json
+    lab.path.write_text(json.dumps(initial_state(scenario, lab.directory, overrides=scenario_overrides(scenario))))
+    issue_ca(tmp_path / "ca")
+    monkeypatch.setenv("EXOPS_LAB_PASSWORD", LAB_PASSWORD)
+    with serve(lab, scenario, tmp_path, ca_dir=tmp_path / "ca", password=LAB_PASSWORD, auth="basic") as running:
+        meta = running.meta
+        config = Config(exchange=ExchangeSettings(
+            user=meta.user, password_env="EXOPS_LAB_PASSWORD", transport="basic", ca_file=meta.ca_file,
+            servers=tuple(ServerSettings(e.server, e.url, e.roles) for e in meta.endpoints)))
+        sources = configured_sources(config)
+        facts = collect_from(sources)
+        for source in sources:
+            source.close()
+    report = run_checks(facts, "lab", [c for c in select_checks() if c.id in CAS_CHECKS])
+    out: dict[str, set[tuple[str, str]]] = {}
+    for f in report.findings:
+        out.setdefault(f.check_id, set()).add((f.severity.value, f.summary))
+    return out
+
+
+def test_litware_passes_every_cas_check(tmp_path, monkeypatch):
+    found = findings("litware", tmp_path, monkeypatch)
+    assert set(found) == set(CAS_CHECKS)
+    assert all(severity == "ok" for results in found.values() for severity, _ in results), found
+
+
+@pytest.mark.parametrize("check_id, severity, words", [
+    ("CAS-RPC-ACCESS", "critical", "database MDB01 on L12EX1 gives Outlook l12ex1.litware.com"),
+    ("CAS-RPC-PORTS", "critical", "L12EX1: TCP/IP Port is 59531 but nothing listens there"),
+    ("CAS-RPC-PORTS", "warning", "L12EX2: TCP/IP Port is 6001, outside 59531-60554"),
+    ("CAS-RPC-PORTS", "critical", "L12EX2: RpcTcpPort is a DWord, not a String"),
+    ("CAS-VDIR", "warning", "L12EX1: owa (Default Web Site) InternalUrl https://l12ex1.litware.com/owa names"),
+    ("CAS-VDIR", "warning", "owa InternalUrl differs between client access servers"),
+])
+def test_litware_broken_cas_fails_them(tmp_path, monkeypatch, check_id, severity, words):
+    found = findings("litware-broken-cas", tmp_path, monkeypatch)
+    assert any(s == severity and words in summary for s, summary in found[check_id]), found[check_id]
