@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import json
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -42,6 +43,7 @@ VDIR_PATHS = {"owa": ("owa (Default Web Site)", "/owa"), "ews": ("EWS (Default W
               "activesync": ("Microsoft-Server-ActiveSync (Default Web Site)", "/Microsoft-Server-ActiveSync"),
               "autodiscover": ("Autodiscover (Default Web Site)", "")}
 BASE_PORTS = (135, 443, 5986)
+CHANGING = {"restart-service"}      # the scripts whose emulation changes the lab state
 
 
 def powershell_json(value: Any) -> str:
@@ -77,19 +79,21 @@ class ExchangeLab:
     # ------------------------------------------------------------ state
 
     @contextmanager
-    def state(self) -> Iterator[dict]:
-        """The state, locked against the other lab processes; written back when the block ends."""
+    def state(self, write: bool = True) -> Iterator[dict]:
+        """The state, locked against the other lab processes (shared when only reading); with
+        `write`, written back when the block ends."""
         with open(self.path.with_suffix(".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            fcntl.flock(lock, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
             data = json.loads(self.path.read_text())
             yield data
-            temporary = self.path.with_suffix(".tmp")
-            temporary.write_text(json.dumps(data, indent=1))
-            temporary.replace(self.path)
+            if write:
+                temporary = self.path.with_suffix(f".{threading.get_ident()}.tmp")
+                temporary.write_text(json.dumps(data, indent=1))
+                temporary.replace(self.path)
 
     def read(self) -> dict:
-        with self.state() as data:
-            return json.loads(json.dumps(data))
+        with self.state(write=False) as data:
+            return data
 
     # ------------------------------------------------------------ answering scripts
 
@@ -110,7 +114,7 @@ class ExchangeLab:
         if known is None:
             return CommandResult(b"", b"The lab answers only exops's own scripts.\r\n", 1)
         name, session, parameters = known
-        with self.state() as data:
+        with self.state(write=name in CHANGING) as data:
             if server not in data["servers"]:
                 return CommandResult(b"", f"{server} is not a server of this lab.\r\n".encode(), 1)
             try:

@@ -104,9 +104,7 @@ def start_exchange_lab(scenario: Scenario, directory: Path, settings: DirectoryS
     if fresh or not lab.path.exists():
         state = initial_state(scenario, lab.directory, overrides=scenario_overrides(scenario))
         if servers:
-            state["servers"] = _clones(state["servers"], servers)
-            state["organization"] += [{k: c[k] for k in ("name", "fqdn", "version", "roles", "site")}
-                                      for c in state["servers"].values()]
+            clone_servers(state, servers)
         lab.path.write_text(json.dumps(state, indent=1))
     return serve(lab, scenario, directory, ca_dir=ca_dir, password=password, auth=auth, delay=delay)
 
@@ -139,13 +137,17 @@ def scenario_overrides(scenario: Scenario) -> dict:
     return section if isinstance(section, dict) else {}
 
 
-def _clones(servers: dict, count: int) -> dict:
-    first = next(iter(servers.values()))
-    out = {}
+def clone_servers(state: dict, count: int) -> None:
+    """Replace the lab's servers with `count` copies of the first (L12EX1-01, ...), for scale."""
+    first = next(iter(state["servers"].values()))
+    domain = first["fqdn"].split(".", 1)[1]
+    clones = {}
     for n in range(1, count + 1):
         name = f"{first['name']}-{n:02}"
-        out[name] = json.loads(json.dumps({**first, "name": name, "fqdn": f"{name.lower()}.{first['fqdn'].split('.', 1)[1]}"}))
-    return out
+        clones[name] = json.loads(json.dumps({**first, "name": name, "fqdn": f"{name.lower()}.{domain}"}))
+    state["servers"] = clones
+    state["organization"] += [{k: c[k] for k in ("name", "fqdn", "version", "roles", "site")}
+                              for c in clones.values()]
 
 
 def main(argv: list[str]) -> int:
