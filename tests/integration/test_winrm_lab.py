@@ -196,3 +196,50 @@ def test_the_seed_loop_closes_end_to_end(lab, tmp_path):
     assert undone.returncode == 0, undone.stderr
     assert "cannot be undone" in undone.stdout
     assert f"critical {ORPHAN}" in findings(config)["FB-ORPHAN-DN"]
+
+
+def test_a_bundle_collected_from_the_servers_checks_the_same_offline(lab, tmp_path):
+    dc, running = lab
+    config = tmp_path / "exops.yaml"
+    config.write_text(yaml.safe_dump({
+        "directory": {"url": dc.url_ldaps, "base_dn": dc.base_dn, "user": dc.admin_user,
+                      "password_env": PASSWORD_ENV, "ca_file": dc.ca_file},
+        "exchange": running.meta.exchange_settings()}))
+    collected = run(config, "collect", "-o", str(tmp_path / "bundle"))
+    assert collected.returncode == 0, collected.stderr
+    assert (tmp_path / "bundle" / "exchange.json").is_file()
+    live = findings(config)
+    offline = json.loads(subprocess.run(["exops", "check", "--bundle", str(tmp_path / "bundle"), "--format", "json"],
+                                        capture_output=True, text=True, timeout=120).stdout)["findings"]
+    for check_id in ("FB-FOLDER", "FB-REPLICA", "EX-SERVER", "FB-EVENT-14031", "CAS-RPC-PORTS"):
+        assert {f"{f['severity']} {f['target']}" for f in offline if f["id"] == check_id} == live[check_id]
+
+
+def test_the_servers_screen_lists_each_server_and_why_one_did_not_answer(lab, tmp_path):
+    from exops.tui.screens.servers import server_rows
+    dc, running = lab
+    running.endpoints[1].stop()
+    rows = server_rows(collect(lab_config(dc, running)))
+    assert [(r[0], r[1]) for r in rows] == [("L12EX1", "answered"), ("L12EX2", "unreachable")]
+    assert rows[0][2].startswith("Version 14.3") and rows[0][4] == "snap-in" and "public-folders" in rows[0][5]
+    assert "does not answer" in rows[1][5]
+
+
+async def test_the_servers_screen_shows_a_bundle_from_the_servers(lab, tmp_path):
+    from exops.tui.app import ExopsApp
+    from exops.tui.screens.servers import ServersScreen
+    from tests.tui.helpers import screen_text, settle
+    dc, running = lab
+    config = tmp_path / "exops.yaml"
+    config.write_text(yaml.safe_dump({"exchange": running.meta.exchange_settings()}))
+    assert run(config, "collect", "-o", str(tmp_path / "bundle")).returncode == 0
+    app = ExopsApp(bundle=str(tmp_path / "bundle"))
+    async with app.run_test(size=(140, 30)) as pilot:
+        await settle(app, pilot)
+        await app.push_screen(ServersScreen())
+        await pilot.pause()
+        text = screen_text(app)
+    assert "Exchange servers (WinRM)" in text
+    rows = [line.strip(" │").split()[:2] for line in text.splitlines()]
+    assert [row for row in rows if row and row[0].startswith("L12EX")] == [
+        ["L12EX1", "answered"], ["L12EX2", "answered"]]
