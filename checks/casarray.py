@@ -26,28 +26,28 @@ EXPECTED_KIND = {RPC_VALUE: "DWord", AB_VALUE: "String"}
 SERVICE_OF = {RPC_VALUE: "MSExchangeRPC", AB_VALUE: "MSExchangeAB"}
 
 
-def _site_name(site: str) -> str:
+def site_key(site: str) -> str:
     """`litware.com/Configuration/Sites/Default-First-Site-Name` and the bare name compare alike."""
     return fold(site.rsplit("/", 1)[-1])
 
 
-def _arrays(exchange: ExchangeFacts) -> tuple[dict[str, CasArray], ServerReport | None]:
+def arrays_by_site(exchange: ExchangeFacts) -> tuple[dict[str, CasArray], ServerReport | None]:
     reports = readers(exchange, "cas_arrays")
-    arrays = {_site_name(a.site): a for r in reports for a in r.cas_arrays}
+    arrays = {site_key(a.site): a for r in reports for a in r.cas_arrays}
     return arrays, (reports[0] if reports else None)
 
 
-def _sites(exchange: ExchangeFacts) -> dict[str, str]:
+def server_sites(exchange: ExchangeFacts) -> dict[str, str]:
     """Server name → its site, from any server's Get-ExchangeServer answer."""
     return {fold(s.name): s.site for r in readers(exchange, "organization") for s in r.organization}
 
 
 @check("CAS-ARRAY", title="Client access array per site", needs=(ExchangeFacts,), area=AREA)
 def cas_arrays(exchange: ExchangeFacts) -> Iterator[Finding]:
-    arrays, source = _arrays(exchange)
+    arrays, source = arrays_by_site(exchange)
     if source is None:
         return
-    mailbox_sites = {_site_name(s.site): s.site for r in readers(exchange, "organization") for s in r.organization
+    mailbox_sites = {site_key(s.site): s.site for r in readers(exchange, "organization") for s in r.organization
                      if "mailbox" in fold(s.roles) and s.version.startswith("Version 14")}
     for key, site in sorted(mailbox_sites.items()):
         array = arrays.get(key)
@@ -72,12 +72,12 @@ def cas_arrays(exchange: ExchangeFacts) -> Iterator[Finding]:
 
 @check("CAS-RPC-ACCESS", title="Mailbox databases point Outlook at the CAS array", needs=(ExchangeFacts,), area=AREA)
 def rpc_client_access(exchange: ExchangeFacts) -> Iterator[Finding]:
-    arrays, _ = _arrays(exchange)
-    sites = _sites(exchange)
+    arrays, _ = arrays_by_site(exchange)
+    sites = server_sites(exchange)
     wrong = checked = 0
     for report in readers(exchange, "mailbox_databases"):
         for db in report.mailbox_databases:
-            array = arrays.get(_site_name(sites.get(fold(db.server), "")))
+            array = arrays.get(site_key(sites.get(fold(db.server), "")))
             if array is None:
                 continue
             checked += 1
@@ -151,12 +151,12 @@ def _port_problem(value, report: ServerReport) -> tuple[Severity, str] | None:
 
 @check("CAS-VDIR", title="Virtual directory URLs on the array's name, over https", needs=(ExchangeFacts,), area=AREA)
 def virtual_directories(exchange: ExchangeFacts) -> Iterator[Finding]:
-    arrays, _ = _arrays(exchange)
-    sites = _sites(exchange)
+    arrays, _ = arrays_by_site(exchange)
+    sites = server_sites(exchange)
     urls: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     problems = checked = 0
     for report in readers(exchange, "virtual_directories"):
-        array = arrays.get(_site_name(sites.get(fold(report.server), "")))
+        array = arrays.get(site_key(sites.get(fold(report.server), "")))
         for vdir in report.virtual_directories:
             for side, url in (("InternalUrl", vdir.internal_url), ("ExternalUrl", vdir.external_url)):
                 if not url:

@@ -34,7 +34,7 @@ class StoreFixRefused(PlanError):
     """The store steps cannot be planned; the message says what is missing."""
 
 
-def _script(name: str, parameters: dict, session: str) -> str:
+def script_preview(name: str, parameters: dict, session: str) -> str:
     """The preview: exactly the script that will run, with its argument, as the server gets it."""
     body = powershell.minified(powershell.text(name)).rstrip()
     return f"# {name}.ps1 ({session}), argument {json.dumps(parameters)}\n{body}"
@@ -60,7 +60,7 @@ def store_restart_steps(facts: Facts, server: str, prefix: str) -> tuple[list[St
         action="winrm.restart-service", target=f"{server}/{STORE}", endpoint=server, mode="act",
         before={"restarted": False}, after={"restarted": True},
         params={"service": STORE, "since": since},
-        preview=_script("restart-service", {"service": STORE}, report.session),
+        preview=script_preview("restart-service", {"service": STORE}, report.session),
         why=f"the store creates SCHEDULE+ FREE BUSY\\EX:{prefix} when it starts; this interrupts "
             f"mailbox and public folder access on {server} for about a minute")
     proof = Step(
@@ -68,8 +68,8 @@ def store_restart_steps(facts: Facts, server: str, prefix: str) -> tuple[list[St
         action="winrm.free-busy-folder", target=f"{FREE_BUSY_ROOT}\\EX:{prefix}", endpoint=server, mode="wait",
         before={}, after={"folder": True, "event_3047": True},
         params={"dn": prefix, "since": since},
-        preview=_script("public-folders", {}, report.session) + "\n"
-                + _script("events", {"since": since, "max_events": 1000}, report.session),
+        preview=script_preview("public-folders", {}, report.session) + "\n"
+                + script_preview("events", {"since": since, "max_events": 1000}, report.session),
         why="proof, not hope: the store logs 3047 once the folder exists",
         interval=WAIT_INTERVAL, timeout=WAIT_TIMEOUT)
     return [restart, proof], [f"{STORE} on {server} will restart (interrupts service); {MAINTENANCE_NOTE}"]

@@ -43,7 +43,8 @@ VDIR_PATHS = {"owa": ("owa (Default Web Site)", "/owa"), "ews": ("EWS (Default W
               "activesync": ("Microsoft-Server-ActiveSync (Default Web Site)", "/Microsoft-Server-ActiveSync"),
               "autodiscover": ("Autodiscover (Default Web Site)", "")}
 BASE_PORTS = (135, 443, 5986)
-CHANGING = {"restart-service"}      # the scripts whose emulation changes the lab state
+CHANGING = {"restart-service", "set-rpc-client-access", "set-rpc-port"}   # scripts that change the state
+PORT_VALUES = {"TCP/IP Port": (RPC_KEY, "DWord"), "RpcTcpPort": (AB_KEY, "String")}
 
 
 def powershell_json(value: Any) -> str:
@@ -176,6 +177,30 @@ class ExchangeLab:
             self._maintain(data, now, only=server)
         return {"name": name, "state": "Running"}
 
+    def _set_rpc_client_access(self, data: dict, server: str, parameters: dict) -> dict:
+        name = str(parameters.get("database"))
+        database = next((d for d in data["mailbox_databases"] if fold(d["name"]) == fold(name)), None)
+        if database is None:
+            raise LabScriptError(f"The operation couldn't be performed because object '{name}' couldn't be found.")
+        database["rpc_client_access_server"] = str(parameters.get("fqdn"))
+        return {"name": database["name"], "rpc_client_access_server": database["rpc_client_access_server"]}
+
+    def _set_rpc_port(self, data: dict, server: str, parameters: dict) -> dict:
+        name = str(parameters.get("name"))
+        if name not in PORT_VALUES:
+            raise LabScriptError(f"exops sets only TCP/IP Port and RpcTcpPort, not {name}")
+        path, kind = PORT_VALUES[name]
+        registry = data["servers"][server]["registry"]
+        registry[:] = [v for v in registry if v["name"] != name]
+        if parameters.get("remove"):
+            registry.append({"path": path, "name": name, "present": False})
+        else:
+            registry.append({"path": path, "name": name, "present": True, "kind": kind,
+                             "value": str(int(str(parameters.get("value")))) if kind == "DWord"
+                             else str(parameters.get("value"))})
+        registry.sort(key=lambda v: v["path"], reverse=True)
+        return {"name": name}
+
     # ------------------------------------------------------------ the store's cycles
 
     def tick(self, now: datetime | None = None) -> list[str]:
@@ -253,9 +278,10 @@ def _exact(data: dict, name: str) -> str:
 
 def _listen(state: dict) -> None:
     """A restarted RPC or address book service listens on the ports its registry value names."""
-    ports = {p for p in BASE_PORTS}
+    ports = set(BASE_PORTS)
     for value in state["registry"]:
-        if value.get("present") and str(value.get("value", "")).isdigit():
+        kind = PORT_VALUES.get(value["name"], ("", ""))[1]
+        if value.get("present") and value.get("kind") == kind and str(value.get("value", "")).isdigit():
             ports.add(int(value["value"]))
     state["listening"] = sorted(ports)
 

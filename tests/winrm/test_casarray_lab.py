@@ -3,6 +3,9 @@ litware, failing on litware-broken-cas. The emulated store reads the litware dir
 ldifde export here (these checks need no directory), so no Samba DC is started."""
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,7 +20,9 @@ from exops.lab.scenario import load_scenario
 from exops.lab.winrm_lab import scenario_overrides, serve
 from exops.model import Severity
 from exops.sources.evidence import EvidenceFile
-from exops.sources.source import collect_from, configured_sources
+from exops.journal import Journal
+from exops.sources.source import configured_sources
+from exops.workbench import Workbench
 
 from .conftest import LAB_PASSWORD
 
@@ -29,10 +34,11 @@ def litware_directory() -> DirectoryFacts:
     return EvidenceFile(kind_named("directory"), LDIF).facts().get(DirectoryFacts)
 
 
-def findings(scenario_name: str, tmp_path: Path, monkeypatch) -> dict[str, set[tuple[str, str]]]:
+@contextmanager
+def workbench(scenario_name: str, tmp_path: Path, monkeypatch) -> Iterator[Workbench]:
+    """The scenario's Exchange servers served by the lab, as a Workbench with its own journal."""
     scenario = load_scenario(scenario_name)
     lab = ExchangeLab(tmp_path / "state.json", litware_directory)
-    import json
     lab.path.write_text(json.dumps(initial_state(scenario, lab.directory, overrides=scenario_overrides(scenario))))
     issue_ca(tmp_path / "ca")
     monkeypatch.setenv("EXOPS_LAB_PASSWORD", LAB_PASSWORD)
@@ -41,15 +47,21 @@ def findings(scenario_name: str, tmp_path: Path, monkeypatch) -> dict[str, set[t
         config = Config(exchange=ExchangeSettings(
             user=meta.user, password_env="EXOPS_LAB_PASSWORD", transport="basic", ca_file=meta.ca_file,
             servers=tuple(ServerSettings(e.server, e.url, e.roles) for e in meta.endpoints)))
-        sources = configured_sources(config)
-        facts = collect_from(sources)
-        for source in sources:
-            source.close()
-    report = run_checks(facts, "lab", [c for c in select_checks() if c.id in CAS_CHECKS])
+        with Workbench(configured_sources(config), Journal(tmp_path / "journal.sqlite")) as bench:
+            yield bench
+
+
+def cas_findings(bench: Workbench) -> dict[str, set[tuple[str, str]]]:
+    report = run_checks(bench.facts(), "lab", [c for c in select_checks() if c.id in CAS_CHECKS])
     out: dict[str, set[tuple[str, str]]] = {}
     for f in report.findings:
         out.setdefault(f.check_id, set()).add((f.severity.value, f.summary))
     return out
+
+
+def findings(scenario_name: str, tmp_path: Path, monkeypatch) -> dict[str, set[tuple[str, str]]]:
+    with workbench(scenario_name, tmp_path, monkeypatch) as bench:
+        return cas_findings(bench)
 
 
 def test_litware_passes_every_cas_check(tmp_path, monkeypatch):
@@ -69,3 +81,21 @@ def test_litware_passes_every_cas_check(tmp_path, monkeypatch):
 def test_litware_broken_cas_fails_them(tmp_path, monkeypatch, check_id, severity, words):
     found = findings("litware-broken-cas", tmp_path, monkeypatch)
     assert any(s == severity and words in summary for s, summary in found[check_id]), found[check_id]
+
+
+def test_the_cas_fixes_repair_litware_broken_cas_and_the_database_change_undoes(tmp_path, monkeypatch):
+    with workbench("litware-broken-cas", tmp_path, monkeypatch) as bench:
+        access = bench.plan("rpc-client-access", {})
+        assert [s.title for s in access.steps] == ["Point MDB01 at outlook.litware.com"]
+        assert "Set-MailboxDatabase -Identity $database -RpcClientAccessServer" in access.steps[0].preview
+        ports = bench.plan("static-rpc-ports", {})
+        assert [s.title for s in ports.steps] == [
+            "Restart MSExchangeRPC on L12EX1", "Restart MSExchangeAB on L12EX1",
+            "Set TCP/IP Port = 59531 on L12EX2", "Set RpcTcpPort = 59532 on L12EX2",
+            "Restart MSExchangeRPC on L12EX2", "Restart MSExchangeAB on L12EX2"]
+        changed = bench.apply(access).change_id
+        bench.apply(ports)
+        after = cas_findings(bench)
+        assert {s for s, _ in after["CAS-RPC-ACCESS"] | after["CAS-RPC-PORTS"]} == {"ok"}
+        bench.undo(changed)
+        assert any(s == "critical" and "MDB01" in text for s, text in cas_findings(bench)["CAS-RPC-ACCESS"])
