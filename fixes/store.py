@@ -140,3 +140,40 @@ def plan_restart_store(facts: Facts, live=(), *, dn: str) -> Plan:
     server = site_folder_server(facts.get(DirectoryFacts), prefix)
     steps, notes = store_restart_steps(facts, server, prefix)
     return Plan(fix="restart-store", params={"dn": prefix}, steps=tuple(steps), notes=tuple(notes))
+
+
+def _suggest_replica(finding, facts: Facts) -> dict | None:
+    return {"folder": finding.target} if finding.check_id == "FB-REPLICA" and finding.target.upper().startswith("EX:") else None
+
+
+@fix("free-busy-replica", title="Add a replica of a free/busy folder on a live public folder database",
+     resolves=("FB-REPLICA",), suggest=_suggest_replica, needs=(ExchangeFacts,), params=(
+         Param("folder", "The site folder, e.g. 'EX:/o=EUROPE/ou=Amsterdam'.", required=True),
+         Param("database", "Public folder database to add (default: the first on a configured server).")))
+def plan_free_busy_replica(facts: Facts, live=(), *, folder: str, database: str | None = None) -> Plan:
+    """Add a replica of a free/busy site folder on a public folder database of a live server
+    (KB 945602: replicas left only on decommissioned servers). Undone by restoring the old list."""
+    exchange = facts.get(ExchangeFacts)
+    reports = [r for r in exchange.servers if r.folders is not None and r.public_folder_stores is not None]
+    found = next(((f, r) for r in reports for f in r.folders if fold(f.name) == fold(folder)), None)
+    if found is None:
+        raise StoreFixRefused(f"no server listed a free/busy folder {folder!r}")
+    current, report = found
+    configured = {fold(r.server) for r in exchange.servers}
+    stores = [s for s in report.public_folder_stores if fold(s.server) in configured]
+    store = next((s for s in stores if fold(s.name) == fold(database)), None) if database else (stores or [None])[0]
+    if store is None:
+        raise StoreFixRefused(f"{database or 'no public folder database'} is not a public folder database on a "
+                              "configured Exchange server")
+    if any(fold(r.split("\\")[-1]) == fold(store.name) for r in current.replicas):
+        return Plan(fix="free-busy-replica", params={"folder": current.name, "database": store.name}, steps=(),
+                    notes=(f"{current.name} already has a replica on {store.name}",))
+    replicas = sorted([*(r for r in current.replicas if r), store.name])
+    step = Step(id=f"replica-{store.name}", title=f"Add a replica of {current.name} on {store.name}",
+                action="winrm.set-replicas", target=f"{FREE_BUSY_ROOT}\\{current.name}", endpoint=store.server,
+                before={"replicas": sorted(current.replicas)}, after={"replicas": replicas},
+                params={"folder": current.name},
+                preview=script_preview("set-replicas", {"folder": current.name, "replicas": replicas}, report.session),
+                why="free/busy is published to and read from a replica on a reachable database")
+    return Plan(fix="free-busy-replica", params={"folder": current.name, "database": store.name}, steps=(step,),
+                notes=("replication fills the new replica within the public folder replication schedule",))

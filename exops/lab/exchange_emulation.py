@@ -43,7 +43,7 @@ VDIR_PATHS = {"owa": ("owa (Default Web Site)", "/owa"), "ews": ("EWS (Default W
               "activesync": ("Microsoft-Server-ActiveSync (Default Web Site)", "/Microsoft-Server-ActiveSync"),
               "autodiscover": ("Autodiscover (Default Web Site)", "")}
 BASE_PORTS = (135, 443, 5986)
-CHANGING = {"restart-service", "set-rpc-client-access", "set-rpc-port"}   # scripts that change the state
+CHANGING = {"restart-service", "set-rpc-client-access", "set-rpc-port", "set-replicas"}   # scripts that change the state
 PORT_VALUES = {"TCP/IP Port": (RPC_KEY, "DWord"), "RpcTcpPort": (AB_KEY, "String")}
 
 
@@ -184,6 +184,18 @@ class ExchangeLab:
             raise LabScriptError(f"The operation couldn't be performed because object '{name}' couldn't be found.")
         database["rpc_client_access_server"] = str(parameters.get("fqdn"))
         return {"name": database["name"], "rpc_client_access_server": database["rpc_client_access_server"]}
+
+    def _set_replicas(self, data: dict, server: str, parameters: dict) -> dict:
+        name = str(parameters.get("folder"))
+        folder = next((f for f in data["folders"] if fold(f["name"]) == fold(name)), None)
+        if folder is None:
+            raise LabScriptError(f"No existing public folder matches the identity {FREE_BUSY}\\{name}.")
+        known = {fold(d["name"]) for d in data["public_folder_databases"]}
+        replicas = [str(r) for r in parameters.get("replicas") or ()]
+        if not replicas or any(fold(r.split("\\")[-1]) not in known for r in replicas):
+            raise LabScriptError(f"Couldn't find public folder database {replicas}.")
+        folder["replicas"] = replicas
+        return {"name": folder["name"], "replicas": replicas}
 
     def _set_rpc_port(self, data: dict, server: str, parameters: dict) -> dict:
         name = str(parameters.get("name"))

@@ -8,6 +8,8 @@
   was logged since the plan was made.
 - `winrm.set-rpc-client-access` (set): a mailbox database's RpcClientAccessServer; undone by
   setting the value it had.
+- `winrm.set-replicas` (set): the replicas of one free/busy site folder; undone by setting the
+  replicas it had.
 - `winrm.set-rpc-port` (set): MSExchangeRPC `TCP/IP Port` or MSExchangeAB `RpcTcpPort`, with the
   registry type its service reads; undone by writing (or removing) the value it had.
 States are read from the server each time, never assumed.
@@ -55,6 +57,12 @@ class ExchangeExecutor:
             found = next((v for v in values if v["name"] == step.params["name"]), {"present": False})
             return {"present": True, "kind": found["kind"], "value": str(found["value"])} if found["present"] \
                 else {"present": False}
+        if step.action == "winrm.set-replicas":
+            folders = self.shell.run("public-folders")["folders"]
+            found = next((f for f in folders if fold(f["name"]) == fold(step.params["folder"])), None)
+            if found is None:
+                raise ExchangeStepError(f"no free/busy folder {step.params['folder']} on {self.shell.server.name}")
+            return {"replicas": sorted(str(r) for r in found["replicas"])}
         raise ExchangeStepError(f"unknown Exchange action {step.action!r}")
 
     def apply(self, step: Step) -> None:
@@ -74,6 +82,8 @@ class ExchangeExecutor:
         if step.action == "winrm.set-rpc-client-access":
             self.shell.run("set-rpc-client-access", {"database": step.params["database"],
                                                      "fqdn": state["rpc_client_access_server"]})
+        elif step.action == "winrm.set-replicas":
+            self.shell.run("set-replicas", {"folder": step.params["folder"], "replicas": state["replicas"]})
         elif step.action == "winrm.set-rpc-port":
             self.shell.run("set-rpc-port", {"name": step.params["name"], "value": state.get("value", ""),
                                             "remove": not state.get("present")})
@@ -88,4 +98,5 @@ class ExchangeExecutor:
 def _normal(state: State | None):
     if state is None:
         return None
-    return {k: v.casefold() if isinstance(v, str) else v for k, v in state.items()}
+    return {k: v.casefold() if isinstance(v, str) else sorted(x.casefold() for x in v) if isinstance(v, list) else v
+            for k, v in state.items()}

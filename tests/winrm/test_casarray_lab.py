@@ -99,3 +99,26 @@ def test_the_cas_fixes_repair_litware_broken_cas_and_the_database_change_undoes(
         assert {s for s, _ in after["CAS-RPC-ACCESS"] | after["CAS-RPC-PORTS"]} == {"ok"}
         bench.undo(changed)
         assert any(s == "critical" and "MDB01" in text for s, text in cas_findings(bench)["CAS-RPC-ACCESS"])
+
+
+def test_a_replica_left_on_a_gone_database_is_repaired_and_undone(tmp_path, monkeypatch):
+    with workbench("litware", tmp_path, monkeypatch) as bench:
+        lab_state = tmp_path / "state.json"
+        state = json.loads(lab_state.read_text())
+        state["public_folder_databases"].append({"name": "PF-OLD", "server": "OLDSERVER", "dn": "CN=PF-OLD"})
+        state["folders"][0]["replicas"] = ["PF-OLD"]      # its server decommissioned, the database object left
+        lab_state.write_text(json.dumps(state))
+        folder = state["folders"][0]["name"]
+
+        def replica_findings():
+            report = run_checks(bench.facts(), "lab", [c for c in select_checks() if c.id == "FB-REPLICA"])
+            return {(f.severity.value, f.target) for f in report.findings}
+
+        assert replica_findings() == {("critical", folder)}
+        plan = bench.plan("free-busy-replica", {"folder": folder})
+        assert plan.steps[0].after == {"replicas": ["PF-OLD", "PF01"]}
+        assert "Set-PublicFolder -Identity $identity -Replicas" in plan.steps[0].preview
+        change = bench.apply(plan).change_id
+        assert replica_findings() == {("ok", "SCHEDULE+ FREE BUSY")}
+        bench.undo(change)
+        assert replica_findings() == {("critical", folder)}

@@ -23,7 +23,7 @@ ALLOWED = {
     "New-PSSession": CORE_PS2, "Import-PSSession": CORE_PS2, "Get-Item": CORE_PS2,
     "Get-Process": CORE_PS2, "Get-WmiObject": CORE_PS2, "Get-WinEvent": CORE_PS2, "Restart-Service": CORE_PS2,
     "Test-Path": CORE_PS2, "New-Item": CORE_PS2, "New-ItemProperty": CORE_PS2, "Remove-ItemProperty": CORE_PS2,
-    "Set-MailboxDatabase": E2010,
+    "Set-MailboxDatabase": E2010, "Set-PublicFolder": E2010,
     "Get-ExchangeServer": E2010, "Get-PublicFolder": E2010, "Get-PublicFolderDatabase": E2010,
     "Get-MailboxDatabase": E2010, "Get-ClientAccessArray": E2010, "Get-OwaVirtualDirectory": E2010,
     "Get-WebServicesVirtualDirectory": E2010, "Get-EcpVirtualDirectory": E2010,
