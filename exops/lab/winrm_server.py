@@ -118,6 +118,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return True
         elif method == "ntlm" and scheme.lower() in ("negotiate", "ntlm"):
             return self._ntlm_step(scheme, token)
+        elif method == "ntlm" and not header and getattr(self, "_ntlm", None) is not None and self._ntlm.complete:
+            return True      # NTLM authenticates the connection, as HTTP.sys does: no header needed again
         self._challenge()
         return False
 
