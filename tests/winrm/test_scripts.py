@@ -120,3 +120,35 @@ def test_a_script_that_is_not_exactly_exops_is_not_recognised():
     script = powershell.compose("services", {})
     assert powershell.recognise(script.replace("Get-WmiObject", "Remove-Item")) is None
     assert powershell.recognise("Get-Process") is None
+
+
+AWKWARD = ['quote " and backslash \\', "new\nline\ttab\r", "Zürich ☃", "𝄞 outside the BMP", "", "\u2019'",
+           None, True, False, 0, 2**40, [], {}, {"nested": ["a", None, {"b": 1}]}]
+
+
+@pytest.mark.parametrize("value", AWKWARD, ids=repr)
+def test_the_lab_writes_json_as_the_prelude_does_and_exops_reads_it_back(value):
+    import json
+
+    from exops.lab.exchange_emulation import powershell_json
+    text = powershell_json(value)
+    assert text.isascii()
+    assert json.loads(text) == value
+
+
+def test_the_lab_escapes_exactly_the_characters_the_prelude_escapes():
+    """The lab's writer mirrors this line of ConvertTo-ExopsJson; if one changes, so must the other."""
+    prelude = powershell.text("prelude")
+    assert "if ($code -lt 32 -or $code -gt 126 -or $code -eq 34 -or $code -eq 92)" in prelude
+    assert "AppendFormat('\\u{0:x4}', $code)" in prelude
+    assert "ToUniversalTime().ToString('o')" in prelude
+
+
+def test_dates_are_written_as_round_trip_utc():
+    from datetime import datetime, timezone
+
+    from exops.lab.exchange_emulation import powershell_json
+    from exops.sources.powershell import parse_time
+    moment = datetime(2026, 11, 30, 4, 5, 6, 789012, tzinfo=timezone.utc)
+    assert powershell_json(moment) == '"2026-11-30T04:05:06.7890120Z"'
+    assert parse_time("2026-11-30T04:05:06.7890120Z") == moment
