@@ -10,17 +10,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import yaml
 
 from exops.diagnose import run_checks
 from exops.facts.events import EventFacts
 from exops.facts.exchange import ExchangeFacts
-from exops.lab.exchange_emulation import ExchangeLab
 from exops.lab.samba import issue_ca, issue_certificate
 from exops.model import Severity
 from exops.sources.powershell import RemoteShell, ScriptFailed
 from exops.sources.source import collect_from, configured_sources
-from tests.winrm.lab import PASSWORD_ENV, exchange_lab, lab_config
+from tests.winrm.lab import PASSWORD_ENV, exchange_lab, lab_config, write_lab_config
 
 pytestmark = pytest.mark.samba
 ORPHAN = "/o=EUROPE/ou=First Administrative Group"
@@ -168,12 +166,7 @@ def test_the_seed_loop_closes_end_to_end(lab, tmp_path):
     """lab up → the 14031s, the orphaned DN and the missing folder → fix freebusy --restart-store →
     3047, folder, checks clean → undo → the finding is back."""
     dc, running = lab
-    config = tmp_path / "exops.yaml"
-    settings = lab_config(dc, running)
-    config.write_text(yaml.safe_dump({
-        "directory": {"url": dc.url_ldaps, "base_dn": dc.base_dn, "user": dc.admin_user,
-                      "password_env": PASSWORD_ENV, "ca_file": dc.ca_file},
-        "exchange": running.meta.exchange_settings(), "journal": str(tmp_path / "journal.sqlite")}))
+    config = write_lab_config(dc, running, tmp_path / "exops.yaml", journal=tmp_path / "journal.sqlite")
     before = findings(config)
     assert f"critical {ORPHAN}" in before["FB-EVENT-14031"]
     assert f"critical {ORPHAN}" in before["FB-ORPHAN-DN"]
@@ -200,11 +193,7 @@ def test_the_seed_loop_closes_end_to_end(lab, tmp_path):
 
 def test_a_bundle_collected_from_the_servers_checks_the_same_offline(lab, tmp_path):
     dc, running = lab
-    config = tmp_path / "exops.yaml"
-    config.write_text(yaml.safe_dump({
-        "directory": {"url": dc.url_ldaps, "base_dn": dc.base_dn, "user": dc.admin_user,
-                      "password_env": PASSWORD_ENV, "ca_file": dc.ca_file},
-        "exchange": running.meta.exchange_settings()}))
+    config = write_lab_config(dc, running, tmp_path / "exops.yaml")
     collected = run(config, "collect", "-o", str(tmp_path / "bundle"))
     assert collected.returncode == 0, collected.stderr
     assert (tmp_path / "bundle" / "exchange.json").is_file()
@@ -230,8 +219,7 @@ async def test_the_servers_screen_shows_a_bundle_from_the_servers(lab, tmp_path)
     from exops.tui.screens.servers import ServersScreen
     from tests.tui.helpers import screen_text, settle
     dc, running = lab
-    config = tmp_path / "exops.yaml"
-    config.write_text(yaml.safe_dump({"exchange": running.meta.exchange_settings()}))
+    config = write_lab_config(dc, running, tmp_path / "exops.yaml", directory=False)
     assert run(config, "collect", "-o", str(tmp_path / "bundle")).returncode == 0
     app = ExopsApp(bundle=str(tmp_path / "bundle"))
     async with app.run_test(size=(140, 30)) as pilot:

@@ -24,3 +24,17 @@ def lab_config(dc: RunningDC, lab: RunningExchangeLab, *, journal: Path | None =
         servers=tuple(ServerSettings(e.server, e.url, e.roles) for e in meta.endpoints), **exchange)
     return Config(directory=dc.directory_settings(password_env=PASSWORD_ENV) if directory else None,
                   exchange=settings, journal=str(journal) if journal else None)
+
+
+def write_lab_config(dc: RunningDC, lab: RunningExchangeLab, path: Path, *, journal: Path | None = None,
+                     directory: bool = True) -> Path:
+    """The configuration file a user would write for the lab (directory and exchange sections)."""
+    import yaml
+    content = {"exchange": lab.meta.exchange_settings()}
+    if directory:
+        content["directory"] = {"url": dc.url_ldaps, "base_dn": dc.base_dn, "user": dc.admin_user,
+                                "password_env": PASSWORD_ENV, "ca_file": dc.ca_file}
+    if journal:
+        content["journal"] = str(journal)
+    path.write_text(yaml.safe_dump(content))
+    return path

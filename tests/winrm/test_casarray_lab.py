@@ -18,7 +18,6 @@ from exops.lab.exchange_emulation import ExchangeLab, initial_state
 from exops.lab.samba import issue_ca
 from exops.lab.scenario import load_scenario
 from exops.lab.winrm_lab import scenario_overrides, serve
-from exops.model import Severity
 from exops.sources.evidence import EvidenceFile
 from exops.journal import Journal
 from exops.sources.source import configured_sources
