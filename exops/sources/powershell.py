@@ -175,7 +175,7 @@ class _translated:
         if exc is None or isinstance(exc, ExopsError):
             return False
         import requests
-        from winrm.exceptions import InvalidCredentialsError, WinRMError, WinRMTransportError
+        from winrm.exceptions import InvalidCredentialsError, WinRMError, WinRMTransportError, WSManFaultError
         name, url = self.server.name, self.server.url
         if isinstance(exc, requests.exceptions.SSLError):
             raise ServerTLSError(f"{name}: the certificate of {url} is not trusted ({_reason(exc)}); give "
@@ -184,8 +184,11 @@ class _translated:
             raise ServerUnreachable(f"{name}: {url} does not answer ({_reason(exc)})") from None
         if isinstance(exc, InvalidCredentialsError):
             raise ServerAuthFailed(f"{name}: {url} refused the credentials of {self.user}") from None
-        if isinstance(exc, (WinRMTransportError, WinRMError)):
+        if isinstance(exc, (WinRMTransportError, WSManFaultError)):
             raise ServerGarbage(f"{name}: {url} answered an error: {_reason(exc)}") from None
+        if isinstance(exc, WinRMError):      # raised before anything was sent: this machine's setup
+            raise ExchangeError(f"{name}: pywinrm cannot connect this way: {_reason(exc)} (Kerberos needs "
+                                "'pip install pywinrm[kerberos]', CredSSP 'pywinrm[credssp]')") from None
         if isinstance(exc, (ParseError, StopIteration, KeyError, ValueError, AssertionError)):
             raise ServerGarbage(f"{name}: {url} did not answer as a WinRM endpoint does") from None
         return False

@@ -92,3 +92,19 @@ def test_every_server_is_read_at_the_same_time(endpoint, lab_tls):
     assert [r.scripts for r in reports] == [("server",)] * 3 and not barrier.broken
     for source in sources:
         source.close()
+
+
+def test_a_transport_this_machine_cannot_use_says_what_to_install(endpoint, lab_tls):
+    pytest.importorskip("winrm")
+    try:
+        import requests_kerberos  # noqa: F401
+        pytest.skip("requests-kerberos is installed here")
+    except ImportError:
+        pass
+    from dataclasses import replace
+
+    from exops.sources.powershell import ExchangeError
+    exchange = replace(settings(lab_tls, endpoint(answering(b"{}"))), transport="kerberos")
+    remote = RemoteShell(exchange.servers[0], exchange, None)
+    with pytest.raises(ExchangeError, match=r"pywinrm\[kerberos\]"):
+        remote.run("server")
