@@ -120,13 +120,16 @@ def static_rpc_ports(exchange: ExchangeFacts) -> Iterator[Finding]:
                                      f"{SERVICE_OF[value.name]}.")
             else:
                 values[value.name][value.value].add(report.server)
+    by_name = {r.server: r for r in reports}
     for name, seen in values.items():
         if len(seen) > 1:
             problems += 1
             listed = "; ".join(f"{v} on {', '.join(sorted(s))}" for v, s in sorted(seen.items()))
             yield Finding(check_id="CAS-RPC-PORTS", severity=Severity.WARNING, target=name,
                           summary=f"{name} differs between client access servers: {listed}",
-                          detail="Every member of the array must use the same ports the balancer forwards.")
+                          detail="Every member of the array must use the same ports the balancer forwards.",
+                          evidence=tuple(script_evidence(by_name[server], "rpc-ports", f"reads {name}", value=v)
+                                         for v, servers in sorted(seen.items()) for server in sorted(servers)))
     if reports and not problems:
         yield Finding(check_id="CAS-RPC-PORTS", severity=Severity.OK, target="static RPC ports",
                       summary=f"{len(reports)} client access servers use "
@@ -176,12 +179,16 @@ def virtual_directories(exchange: ExchangeFacts) -> Iterator[Finding]:
                                f"Set-OwaVirtualDirectory -InternalUrl https://{array.fqdn if array else '<array>'}/owa.",
                         evidence=(script_evidence(report, "virtual-directories", f"reads {vdir.name}",
                                                   internal_url=vdir.internal_url, external_url=vdir.external_url),))
+    by_name = {r.server: r for r in readers(exchange, "virtual_directories")}
     for (kind, side), seen in sorted(urls.items()):
         if len(seen) > 1:
             problems += 1
             listed = "; ".join(f"{u} on {', '.join(sorted(s))}" for u, s in sorted(seen.items()))
             yield Finding(check_id="CAS-VDIR", severity=Severity.WARNING, target=f"{kind} {side}",
-                          summary=f"{kind} {side} differs between client access servers: {listed}")
+                          summary=f"{kind} {side} differs between client access servers: {listed}",
+                          evidence=tuple(script_evidence(by_name[server], "virtual-directories", f"reads {kind}",
+                                                         url=url)
+                                         for url, servers in sorted(seen.items()) for server in sorted(servers)))
     if checked and not problems:
         yield Finding(check_id="CAS-VDIR", severity=Severity.OK, target="virtual directories",
                       summary=f"{checked} virtual directory URLs use https on the array's name, the same on every CAS")
