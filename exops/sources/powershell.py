@@ -226,7 +226,8 @@ def read_server(shell: RemoteShell, roles: tuple[str, ...], *, now: datetime | N
     report = ServerReport(server=shell.server.name, url=shell.server.url, session=shell.session, read_at=now,
                           roles=tuple(roles), scripts=tuple(answers), failures=failures,
                           **_parts(answers, failures))
-    events = EventFacts(scans=(_event_scan(shell.server.name, answers["events"]),)) if "events" in answers else None
+    events = EventFacts(scans=(_event_scan(shell.server.name, shell.session, answers["events"]),)) \
+        if "events" in answers else None
     return Facts(ExchangeFacts(servers=(report,)), events)
 
 
@@ -278,9 +279,10 @@ def parse_time(value: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _event_scan(server: str, answer: dict):
-    """Live events folded exactly as the log files' are, so the event checks see both alike."""
-    tally = ScanTally(f"winrm://{server}/Application")
+def _event_scan(server: str, session: str, answer: dict):
+    """Live events folded exactly as the log files' are, so the event checks see both alike; the
+    scan's name says where they came from (server, script, session), as evidence must."""
+    tally = ScanTally(f"winrm://{server}/Application?script=events.ps1&session={session}")
     for event in answer.get("events", ()):
         try:
             tally.add(event_id=int(event["id"]), provider=str(event["provider"]), time=parse_time(event["time"]),

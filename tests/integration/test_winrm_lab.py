@@ -53,7 +53,8 @@ def test_every_server_is_read_over_ntlm_with_its_live_events(lab):
         assert sorted(f.name for f in report.folders) == [
             "EX:/o=EUROPE/ou=Amsterdam", "EX:/o=EUROPE/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)"]
     live = [s for s in facts.get(EventFacts).scans if s.path.startswith("winrm://")]
-    assert {s.path for s in live} == {"winrm://L12EX1/Application", "winrm://L12EX2/Application"}
+    assert {s.path for s in live} == {f"winrm://{server}/Application?script=events.ps1&session=snap-in"
+                                      for server in ("L12EX1", "L12EX2")}
     assert all(g.event_id == 14031 and g.dn.casefold() == ORPHAN.casefold() for s in live for g in s.groups)
 
 
