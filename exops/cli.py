@@ -151,14 +151,27 @@ def tui(ctx: click.Context, bundle: str | None) -> None:
 
 
 @cli.command()
-def demo() -> None:
+@click.option("--lab", is_flag=True, help="Bring the litware lab up (Samba AD, Exchange over WinRM) and work on it live.")
+@friendly(exit_code=1)
+def demo(lab: bool) -> None:
     """Triage the bundled litware scenario (no servers needed).
 
     Its users still carry /o=EUROPE/ou=First Administrative Group in their legacyExchangeDN,
     an administrative group that is gone, and the FreeBusy Assistant logs event 14031.
+    With --lab, the same scenario runs for real and fixes change it.
     """
     from exops.tui.app import run_tui
-    run_tui(bundle=str(DEMO_BUNDLE), config_path=None)
+    if not lab:
+        run_tui(bundle=str(DEMO_BUNDLE), config_path=None)
+        return
+    import os
+
+    from exops.lab.control import PASSWORD_ENV, lab_up
+    from exops.lab.samba import LAB_ADMIN_PASSWORD
+    with error_console.status("starting the litware lab (the first time builds its directory)..."):
+        _, config = lab_up("litware", Path.cwd())
+    os.environ.setdefault(PASSWORD_ENV, LAB_ADMIN_PASSWORD)
+    run_tui(bundle=None, config_path=str(config))
 
 
 @cli.command()
@@ -371,7 +384,19 @@ def lab_status_command(scenario: str) -> None:
     s = lab_status(scenario)
     state = "up, answering" if s.answering else "running, not answering" if s.running else "down"
     click.echo(f"lab {s.scenario}: {state}" + (f" on ldaps://{s.address}" if s.running else ""))
+    for url in s.exchange:
+        click.echo(f"  Exchange server (WinRM) {url}")
     sys.exit(0 if s.answering else 3)
+
+
+@lab_group.command("tick")
+@click.option("--scenario", default="litware", show_default=True)
+@friendly(exit_code=1)
+def lab_tick_command(scenario: str) -> None:
+    """Run one cycle of the lab's Information Store: create due free/busy folders (3047), log 14031."""
+    from exops.lab.control import lab_tick
+    for line in lab_tick(scenario) or ["nothing happened"]:
+        click.echo(line)
 
 
 @lab_group.command("down")

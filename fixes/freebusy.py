@@ -148,7 +148,7 @@ DN = Param("dn", 'The orphaned /o=<Org>/ou=<AG>, e.g. "/o=EUROPE/ou=First Admini
 
 
 @fix("freebusy", title="Recreate the missing administrative group",
-     resolves=("FB-ORPHAN-DN", "FB-EVENT-14031", "FB-SITEFOLDER"), suggest=_suggest_freebusy,
+     resolves=("FB-ORPHAN-DN", "FB-EVENT-14031", "FB-SITEFOLDER", "FB-FOLDER"), suggest=_suggest_freebusy,
      needs=(DirectoryFacts,), params=(
          DN,
          Param("pf_db", "DN (or name) of the public folder database for siteFolderServer; default: "
@@ -156,10 +156,13 @@ DN = Param("dn", 'The orphaned /o=<Org>/ou=<AG>, e.g. "/o=EUROPE/ou=First Admini
          Param("avoid_server", "Servers being retired, comma-separated: their databases are never chosen."),
          Param("ag_name", "Name of the administrative group object to create (default: the AG in --dn)."),
          Param("replace_site_folder", "Change the siteFolderServer of an existing AG that points elsewhere.",
+               type=bool),
+         Param("restart_store", "Then restart the Information Store on the siteFolderServer's server and wait "
+                                "for the folder and event 3047 (interrupts service; needs exchange servers).",
                type=bool)))
 def plan_freebusy(facts: Facts, live=(), *, dn: str, pf_db: str | None = None,
                   avoid_server: str | None = None, ag_name: str | None = None,
-                  replace_site_folder: bool = False) -> Plan:
+                  replace_site_folder: bool = False, restart_store: bool = False) -> Plan:
     """Recreate a missing administrative group so Outlook 2003 free/busy works again.
 
     Creates the AG with legacyExchangeDN = DN and siteFolderServer = a public folder database;
@@ -170,6 +173,16 @@ def plan_freebusy(facts: Facts, live=(), *, dn: str, pf_db: str | None = None,
     Example:
       exops fix freebusy --dn "/o=EUROPE/ou=First Administrative Group" --dry-run
     """
+    if not restart_store:
+        return _plan_admin_group(facts, dn, pf_db, avoid_server, ag_name, replace_site_folder)
+    from exops.fixes.store import reachable_database, with_store_restart
+    pf_db = pf_db or reachable_database(facts)
+    return with_store_restart(_plan_admin_group(facts, dn, pf_db, avoid_server, ag_name, replace_site_folder),
+                              facts)
+
+
+def _plan_admin_group(facts: Facts, dn: str, pf_db: str | None, avoid_server: str | None,
+                      ag_name: str | None, replace_site_folder: bool) -> Plan:
     directory = _directory(facts)
     try:
         org, ag = parse_admin_group_dn(dn)
@@ -234,6 +247,8 @@ def _repair_existing(directory: DirectoryFacts, existing: AdminGroup, database: 
     step = _set("set-site-folder", f"Set siteFolderServer of {existing.name}", existing.dn,
                 {"siteFolderServer": [current] if current else []}, {"siteFolderServer": [database.dn]},
                 "the store creates the site folder on the database siteFolderServer names")
+    if current:   # recorded, so that the saved plan is made again the same way by `exops apply`
+        params["replace_site_folder"] = True
     return Plan(fix="freebusy", params=params, steps=(step,), notes=tuple(notes))
 
 

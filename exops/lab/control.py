@@ -2,7 +2,9 @@
 
 The lab DC is a fresh copy of the scenario's golden Samba directory under
 `$EXOPS_LAB_HOME/<scenario>` (default `~/.local/state/exops/lab`), started detached; `up` writes
-`exops.lab.yaml` so that `exops --config exops.lab.yaml ...` works against it at once.
+`exops.lab.yaml` so that `exops --config exops.lab.yaml ...` works against it at once. The
+scenario's Exchange 2010 servers run beside it as WinRM endpoints (`winrm_control`), also named
+in that file.
 """
 from __future__ import annotations
 
@@ -12,8 +14,12 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from exops.lab.samba import CA_DIR, DCInfo, fresh_copy, golden_dc, pid_alive, stop_detached
 from exops.lab.scenario import Scenario, ScenarioError, load_scenario, path_safe_name
+from exops.lab.winrm_control import exchange_down, exchange_meta, exchange_running, exchange_tick, exchange_up
+from exops.lab.winrm_lab import LabMeta
 
 CONFIG_NAME = "exops.lab.yaml"
 PASSWORD_ENV = "EXOPS_LAB_PASSWORD"
@@ -26,6 +32,7 @@ class LabStatus:
     running: bool
     answering: bool
     address: str | None
+    exchange: tuple[str, ...] = ()     # the Exchange servers' WinRM URLs, when they run
 
 
 def lab_home() -> Path:
@@ -47,19 +54,22 @@ def lab_up(scenario_name: str, config_dir: Path) -> tuple[LabStatus, Path]:
         if target.exists():
             shutil.rmtree(target)
         fresh_copy(golden_dc(scenario), target).start(detached=True)
-    config = write_lab_config(scenario, DCInfo.load(target), target, config_dir)
+    exchange = exchange_up(scenario.name, target.parent / "exchange", target) if scenario.servers else None
+    config = write_lab_config(scenario, DCInfo.load(target), target, config_dir, exchange)
     balancer_up(scenario, target / CA_DIR, config)
     return lab_status(scenario.name), config
 
 
-def write_lab_config(scenario: Scenario, info: DCInfo, target: Path, config_dir: Path) -> Path:
+def write_lab_config(scenario: Scenario, info: DCInfo, target: Path, config_dir: Path,
+                     exchange: LabMeta | None = None) -> Path:
     config = config_dir / CONFIG_NAME
     config.write_text(
         f"# The {scenario.name} lab (exops lab up). Its throwaway password: export {PASSWORD_ENV}\n"
         f"directory:\n  url: ldaps://{info.address}\n  base_dn: {info.base_dn}\n"
         f"  user: {info.admin_user}\n  password_env: {PASSWORD_ENV}\n"
         f"  ca_file: {target / CA_DIR / 'ca.pem'}\n"
-        f"journal: {target.parent / 'journal.sqlite'}\n")
+        f"journal: {target.parent / 'journal.sqlite'}\n"
+        + (yaml.safe_dump({"exchange": exchange.exchange_settings()}, sort_keys=False) if exchange else ""))
     return config
 
 
@@ -69,13 +79,22 @@ def lab_status(scenario_name: str) -> LabStatus:
         return LabStatus(scenario_name, target, False, False, None)
     info = DCInfo.load(target)
     running = bool(info.pid) and pid_alive(info.pid, info.pid_started)
-    return LabStatus(scenario_name, target, running, running and _answers(info.address), info.address)
+    exchange = exchange_meta(target.parent / "exchange")
+    urls = tuple(e.url for e in exchange.endpoints) if exchange and exchange_running(target.parent / "exchange") else ()
+    return LabStatus(scenario_name, target, running, running and _answers(info.address), info.address, urls)
 
 
 def lab_down(scenario_name: str) -> bool:
     target = lab_dir(scenario_name)
     balancer = balancer_down(scenario_name)
-    return (target / "exops-lab.json").is_file() and stop_detached(target) or balancer
+    exchange = exchange_down(target.parent / "exchange")
+    return (target / "exops-lab.json").is_file() and stop_detached(target) or exchange or balancer
+
+
+def lab_tick(scenario_name: str) -> list[str]:
+    """One maintenance and publish cycle of the running lab's Exchange store."""
+    target = lab_dir(scenario_name)
+    return exchange_tick(target.parent / "exchange", target)
 
 
 # ---------------------------------------------------------------- the lab balancer

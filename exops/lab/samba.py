@@ -208,34 +208,40 @@ def issue_ca(directory: Path, name: str = "exops lab CA") -> Path:
 
 def issue_server_certificate(target: Path, address: str) -> Path:
     """Samba's key and certificate for this copy: SAN = its address and the DC's DNS name."""
+    info = DCInfo.load(target)
+    tls = target / "private" / "tls"
+    issue_certificate(target / CA_DIR, tls, info.dns_name, addresses=(address,), dns_names=(info.dns_name,))
+    shutil.copyfile(target / CA_DIR / "ca.pem", tls / "ca.pem")
+    return tls / "ca.pem"
+
+
+def issue_certificate(ca_dir: Path, dest: Path, common_name: str, *, addresses: tuple[str, ...] = (),
+                      dns_names: tuple[str, ...] = ()) -> tuple[Path, Path]:
+    """A TLS server key and certificate signed by the lab CA in `ca_dir`, written to `dest` as
+    `key.pem` and `cert.pem`; clients check the subjectAltName, so every name goes there."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    info = DCInfo.load(target)
-    ca_dir = target / CA_DIR
     ca_cert = x509.load_pem_x509_certificate((ca_dir / "ca.pem").read_bytes())
     ca_key = serialization.load_pem_private_key((ca_dir / "ca-key.pem").read_bytes(), None)
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.timezone.utc)
+    names = [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses] + [x509.DNSName(n) for n in dns_names]
     cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, info.dns_name)]))
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
             .issuer_name(ca_cert.subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(days=1))
             .not_valid_after(now + datetime.timedelta(days=825))
-            .add_extension(x509.SubjectAlternativeName([
-                x509.IPAddress(ipaddress.ip_address(address)), x509.DNSName(info.dns_name)]),
-                critical=False)
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .sign(ca_key, hashes.SHA256()))
-    tls = target / "private" / "tls"
-    tls.mkdir(parents=True, exist_ok=True)
-    _write_key(tls / "key.pem", key)
-    (tls / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    shutil.copyfile(ca_dir / "ca.pem", tls / "ca.pem")
-    return tls / "ca.pem"
+    dest.mkdir(parents=True, exist_ok=True)
+    _write_key(dest / "key.pem", key)
+    (dest / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return dest / "key.pem", dest / "cert.pem"
 
 
 def _write_key(path: Path, key) -> None:
@@ -544,5 +550,6 @@ def start_lab_dc(scenario: Scenario, workdir: Path | None = None, *, detached: b
 
 
 __all__ = ["LAB_ADMIN_PASSWORD", "DCInfo", "LabError", "RunningDC", "SambaDC",
-           "cache_root", "fresh_copy", "golden_dc", "golden_key", "issue_ca", "issue_server_certificate",
+           "cache_root", "fresh_copy", "golden_dc", "golden_key", "issue_ca", "issue_certificate",
+           "issue_server_certificate",
            "pid_alive", "provision", "start_lab_dc", "stop_detached", "write_config"]

@@ -36,6 +36,7 @@ from exops.tui.screens.fix import FixScreen
 from exops.tui.screens.help import HelpScreen
 from exops.tui.screens.history import HistoryScreen
 from exops.tui.screens.overview import OverviewScreen
+from exops.tui.screens.servers import ServersScreen
 from exops.tui.screens.timeline import TimelineScreen
 from exops.tui.session import Session
 from exops.tui.worker_errors import WorkerOutcomes, describe
@@ -43,7 +44,8 @@ from exops.tui.widgets.checks import CheckRow
 from exops.tui.widgets.severity import severity_variables
 
 SCREENS_BY_MODE = {"overview": OverviewScreen, "findings": FindingsScreen,
-                   "timeline": TimelineScreen, "history": HistoryScreen}
+                   "timeline": TimelineScreen, "history": HistoryScreen,
+                   "servers": ServersScreen}
 
 
 class ExopsApp(WorkerOutcomes, App):
@@ -61,6 +63,7 @@ class ExopsApp(WorkerOutcomes, App):
         Binding("f", "go('findings')", "Findings", id="exops.findings"),
         Binding("t", "go('timeline')", "Timeline", id="exops.timeline"),
         Binding("h", "go('history')", "History", id="exops.history"),
+        Binding("s", "go('servers')", "Servers", id="exops.servers", show=False),
         Binding("b", "balancers", "Balancers", id="exops.balancers", show=False),
         Binding("e", "export", "Export", id="exops.export"),
         Binding("r", "rerun", "Re-run checks", id="exops.rerun", show=False),
