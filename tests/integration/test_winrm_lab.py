@@ -140,7 +140,7 @@ def test_awkward_values_survive_the_json_writer(lab):
 def test_the_store_creates_the_folder_only_for_an_admin_group_with_a_site_folder_server(lab):
     dc, running = lab
     assert running.lab.tick() == [f"L12EX1: event 14031 for {ORPHAN}", f"L12EX2: event 14031 for {ORPHAN}"]
-    from exops.lab.samba import admin_connection
+    from exops.lab.lab_ldap import admin_connection
     conn = admin_connection(dc)
     pf01 = next(db.dn for db in running.lab.directory().public_folder_databases if db.name == "PF01")
     ag = f"CN=First Administrative Group,CN=Administrative Groups,CN=EUROPE,CN=Microsoft Exchange,CN=Services,CN=Configuration,{dc.base_dn}"

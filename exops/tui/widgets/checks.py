@@ -25,7 +25,8 @@ from exops.tui.session import (
 )
 from exops.tui.widgets.severity import WORST_FIRST, severity_style, theme_colour
 
-AREA_TITLES = {"freebusy": "Free/busy", "casarray": "CAS array", "loadbalancer": "Load balancer"}
+AREA_TITLES = {"freebusy": "Free/busy", "exchange": "Exchange servers", "casarray": "CAS array",
+               "loadbalancer": "Load balancer"}   # also the order areas are listed in
 ICONS = {PENDING: "·", RUNNING: "…", DONE: "●", SKIPPED: "–", ERROR: "✖", NOT_RUN: "–"}
 CLEAN = "✔"
 WAITING_WORDS = {PENDING: "waiting", RUNNING: "running", SKIPPED: "skipped", NOT_RUN: "not run"}
@@ -37,10 +38,17 @@ def area_title(area: str) -> str:
 
 
 def areas_in_order(checks: tuple[CheckState, ...]) -> dict[str, list[CheckState]]:
+    """Areas whose checks could run first (an area with nothing to check sinks to the end), then
+    in AREA_TITLES order (the free/busy core first), then plug-ins' areas by name."""
     out: dict[str, list[CheckState]] = {}
     for check in checks:
         out.setdefault(check.area, []).append(check)
-    return out
+    known = list(AREA_TITLES)
+
+    def rank(area: str) -> tuple:
+        idle = all(c.state in (SKIPPED, NOT_RUN) for c in out[area])
+        return idle, known.index(area) if area in known else len(known), area
+    return {area: out[area] for area in sorted(out, key=rank)}
 
 
 class CheckRow(Widget, can_focus=True):
