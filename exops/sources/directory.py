@@ -8,7 +8,9 @@ GSSAPI, needs the `gssapi` package and a ticket).
 
 Searches are paged (1,000 entries a page by default) and streamed: `collect()` folds recipients
 into DirectoryFacts as pages arrive, so memory stays flat in the number of users, and it checks
-for cancellation and reports progress between pages. Every value a caller supplies goes into a
+for cancellation and reports progress between pages. The recipient scan, the one search that
+grows with the directory, is read as disjoint uSNCreated ranges on `connections` parallel
+connections (see ldap_partitions). Every value a caller supplies goes into a
 filter through `escape_filter_chars`.
 
 Failures surface as one-line typed errors (`DirectoryUnreachable`, `DirectoryAuthFailed`,
@@ -21,7 +23,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -37,9 +39,13 @@ from exops.config import DirectorySettings, secret
 from exops.facts.directory import DirectoryFacts
 from exops.facts.store import Facts
 from exops.sources.entries import ATTRIBUTES, DirectoryFactsBuilder
+from exops.sources.ldap_partitions import parallel_pages, usn_partitions
 from exops.errors import Cancelled, ExopsError
 
 PAGE_SIZE = 1000
+SEARCH_CONNECTIONS = 4           # connections reading the recipient scan's partitions at once
+PARTITIONS_PER_CONNECTION = 2    # so that a connection done early takes another partition
+USN_SAMPLE = 500                 # recipients whose uSNCreated places the partitions' bounds
 RECIPIENT_FILTER = "(&(legacyExchangeDN=*)(|(objectClass=user)(objectClass=contact)(objectClass=group)))"
 SCOPES = {"base": BASE, "one": LEVEL, "level": LEVEL, "sub": SUBTREE, "subtree": SUBTREE}
 
@@ -111,10 +117,11 @@ class DirectorySource:
     provides = (DirectoryFacts,)
 
     def __init__(self, settings: DirectorySettings, password: str | None = None,
-                 page_size: int = PAGE_SIZE):
+                 page_size: int = PAGE_SIZE, connections: int = SEARCH_CONNECTIONS):
         self.settings = settings
         self.name = f"directory {settings.url}"
         self.page_size = page_size
+        self.connections = connections
         self._password = password
         self._conn: Connection | None = None
         self._root: dict[str, list] = {}
@@ -310,6 +317,15 @@ class DirectorySource:
         Continuation references inside a subtree (other naming contexts under the domain) are
         skipped; a referral for `base` itself raises ReferralError. A missing base yields nothing.
         """
+        for page in self.pages(base, filter, attributes, scope, cancel=cancel, progress=progress,
+                               phase=phase):
+            yield from page
+
+    def pages(self, base: str, filter: str = "(objectClass=*)",
+              attributes: Sequence[str] = ("*",), scope: str | int = SUBTREE, *,
+              cancel: Cancel = None, progress: ProgressHook = None,
+              phase: str = "search", size_limit: int = 0) -> Iterator[list[Entry]]:
+        """`search`, one list of entries per page; `size_limit` entries at most if not 0."""
         self.connect()
         conn, scope = self._conn, SCOPES.get(scope, scope) if isinstance(scope, str) else scope
         cookie, entries, pages, started = None, 0, 0, time.monotonic()
@@ -319,7 +335,7 @@ class DirectorySource:
                 raise DirectoryCancelled(f"{phase}: cancelled after {entries} entries")
             with self.directory_errors(), _lean_entries(conn):
                 conn.search(base, filter, scope, attributes=list(attributes),
-                            paged_size=paged, paged_cookie=cookie)
+                            paged_size=paged, paged_cookie=cookie, size_limit=size_limit)
             result = conn.result or {}
             desc = result.get("description")
             if desc == "noSuchObject":
@@ -338,11 +354,12 @@ class DirectorySource:
             response, conn.response = conn.response or [], None
             cookie = (result.get("controls") or {}).get("1.2.840.113556.1.4.319", {}) \
                 .get("value", {}).get("cookie")
-            for item in response:
-                if item["type"] == "searchResEntry":
-                    entries += 1
-                    yield Entry(item["dn"], item["attributes"])
+            page = [Entry(item["dn"], item["attributes"]) for item in response
+                    if item["type"] == "searchResEntry"]
             response = None
+            entries += len(page)
+            yield page
+            page = None
             pages += 1
             if progress is not None:
                 progress(PageProgress(phase, entries, pages, time.monotonic() - started))
@@ -367,6 +384,15 @@ class DirectorySource:
         yield from self.search(self.base_dn, query, attributes, cancel=cancel, progress=progress,
                                phase="recipients")
 
+    def recipient_partitions(self, base: str) -> list[str]:
+        """Filter clauses that split the recipients under `base` into uSNCreated ranges of about
+        the same size, cut from the USNs of the first USN_SAMPLE recipients the server returns."""
+        first = next(self.pages(base, RECIPIENT_FILTER, ["uSNCreated"], size_limit=USN_SAMPLE,
+                                phase="recipients"), [])
+        sample = [int(usn) for entry in first for usn in entry.attrs.get("usncreated", ())
+                  if str(usn).isdigit()]
+        return usn_partitions(sample, self.connections * PARTITIONS_PER_CONNECTION)
+
     def collect(self, *, cancel: Cancel = None, progress: ProgressHook = None) -> DirectoryFacts:
         """The Exchange configuration and every recipient with a legacyExchangeDN, as facts."""
         base = self.base_dn
@@ -378,10 +404,38 @@ class DirectorySource:
         for entry in self.search(exchange, "(objectClass=*)", ATTRIBUTES, cancel=cancel,
                                  progress=progress, phase="configuration"):
             builder.add(entry.dn, entry.attrs)
-        for entry in self.search(base, RECIPIENT_FILTER, ATTRIBUTES, cancel=cancel,
-                                 progress=progress, phase="recipients"):
+        for entry in self.recipients(base, cancel=cancel, progress=progress):
             builder.add(entry.dn, entry.attrs)
         return builder.facts()
+
+    def recipients(self, base: str, *, cancel: Cancel = None,
+                   progress: ProgressHook = None) -> Iterator[Entry]:
+        """Every recipient with a legacyExchangeDN under `base`, in no particular order.
+
+        Read as the `recipient_partitions` on `connections` parallel connections (see
+        ldap_partitions), each bound and TLS-validated like this one; as one search when
+        `connections` is 1 or there is nothing to split.
+        """
+        partitions = self.recipient_partitions(base) if self.connections > 1 else []
+        if not partitions:
+            yield from self.search(base, RECIPIENT_FILTER, ATTRIBUTES, cancel=cancel,
+                                   progress=progress, phase="recipients")
+            return
+
+        def read(clauses: Iterable[str], stop: threading.Event) -> Iterator[list[Entry]]:
+            with DirectorySource(self.settings, self._password, self.page_size, 1) as own:
+                for clause in clauses:
+                    yield from own.pages(base, f"(&{RECIPIENT_FILTER}{clause})", ATTRIBUTES,
+                                         cancel=stop, phase="recipients")
+
+        entries, pages, started = 0, 0, time.monotonic()
+        for page in parallel_pages(read, partitions, self.connections, cancel):
+            yield from page
+            entries, pages = entries + len(page), pages + 1
+            if progress is not None:
+                progress(PageProgress("recipients", entries, pages, time.monotonic() - started))
+        if cancel is not None and cancel.is_set():
+            raise DirectoryCancelled(f"recipients: cancelled after {entries} entries")
 
 
     def facts(self, *, cancel: Cancel = None, progress: Callable[[str], None] | None = None) -> Facts:
