@@ -1,4 +1,4 @@
-"""Every performance comparison in one run, written to docs/performance.md with a plot.
+"""Every performance comparison in one run, written into docs/performance.md with a plot.
 
     python -m bench [--quick] [--repeat 3] [--only evtx directory tui fanout maintenance]
 
@@ -12,7 +12,9 @@
   (bench/maintenance_under_load.py), when those benches exist: run as they are, their output
   kept as printed.
 
-`--quick` caps the logs at 100 MB and the directory at 10,000 mailboxes. Large inputs are
+The figures replace the part of docs/performance.md between the BEGIN and END markers (added
+at its end the first time); the prose around them is written by hand. `--quick` caps the logs
+at 100 MB and the directory at 10,000 mailboxes. Large inputs are
 generated once and cached outside the repository (see each bench). The machine's load average
 is recorded before and after every part: the figures of a part taken while other work kept the
 cores busy are marked so in the document.
@@ -37,6 +39,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 DOC = REPO / "docs" / "performance.md"
+BEGIN = "<!-- BEGIN python -m bench: generated, edit bench/run_all.py instead -->"
+END = "<!-- END python -m bench -->"
 PLOT = REPO / "docs" / "performance.png"
 PARTS = ("evtx", "directory", "tui", "fanout", "maintenance")
 OTHER_BENCHES = {"fanout": "fanout.py", "maintenance": "maintenance_under_load.py"}
@@ -211,17 +215,17 @@ def plot(evtx: dict | None, directory: dict | None) -> bool:
 
 
 def document(parts: dict, quick: bool, repeat: int, started: datetime, plotted: bool) -> str:
-    out = ["# Performance", "",
+    out = ["# Performance: every figure in one run", "",
            f"Written by `python -m bench{' --quick' if quick else ''}` (bench/run_all.py) on "
            f"{started:%Y-%m-%d %H:%M} UTC; every figure below comes from that one run, each "
            f"against its named alternative measured in the same run (medians of {repeat} unless "
            "said otherwise). Regenerate with the same command; large inputs are generated and "
-           "cached outside the repository.", "", "## Machine", "", *machine(), ""]
+           "cached outside the repository.", "", "### Machine", "", *machine(), ""]
     if plotted:
         out += ["![throughput against size and cores](performance.png)", ""]
     evtx = parts.get("evtx")
     if evtx:
-        out += ["## Event logs", "", evtx["load"].note(), "",
+        out += ["### Event logs", "", evtx["load"].note(), "",
                 "Generated Application logs (exops.lab.evtx_writer, a realistic mix: ordinary "
                 "events of 20 providers, 300 free/busy events). Each reader runs in a fresh "
                 "interpreter; time is the scan alone, peak RSS the whole process. Naive "
@@ -232,7 +236,7 @@ def document(parts: dict, quick: bool, repeat: int, started: datetime, plotted: 
         out += [*evtx["table"], ""]
     directory = parts.get("directory")
     if directory:
-        out += ["## Directory", "", directory["load"].note(), "",
+        out += ["### Directory", "", directory["load"].note(), "",
                 "Collect (configuration + every recipient with a legacyExchangeDN) from a lab "
                 "Samba AD DC in its default prefork process model, LDAPS validated against the "
                 "lab CA, 1,000 entries a page. `exops xN` reads the recipients as uSNCreated "
@@ -245,7 +249,7 @@ def document(parts: dict, quick: bool, repeat: int, started: datetime, plotted: 
         out.append("")
     tui = parts.get("tui")
     if tui:
-        out += ["## TUI", "", tui["load"].note(), "",
+        out += ["### TUI", "", tui["load"].note(), "",
                 "| measure | median ms | best ms | against | its median ms | ratio |",
                 "|---|---:|---:|---|---:|---:|"]
         for name, times, floor_name, floor in tui["rows"]:
@@ -258,7 +262,7 @@ def document(parts: dict, quick: bool, repeat: int, started: datetime, plotted: 
         if other is None:
             continue
         title = {"fanout": "WinRM fan-out", "maintenance": "Maintenance under load"}[name]
-        out += [f"## {title}", "", other["load"].note(), "",
+        out += [f"### {title}", "", other["load"].note(), "",
                 f"`bench/{other['script']}` as printed (exit {other['status']}, "
                 f"{other['seconds']:.0f} s):", "", "```", other["output"], "```", ""]
     missing = [OTHER_BENCHES[n] for n in OTHER_BENCHES if n in parts and parts[n] is None]
@@ -266,6 +270,17 @@ def document(parts: dict, quick: bool, repeat: int, started: datetime, plotted: 
         out += [f"Not in this run (the bench does not exist in this tree yet): "
                 f"{', '.join(missing)}.", ""]
     return "\n".join(out)
+
+
+def write_section(path: Path, text: str) -> None:
+    """Put `text` between the markers of `path`, or at its end with the markers."""
+    old = path.read_text() if path.is_file() else ""
+    if BEGIN in old and END in old:
+        head, rest = old.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1]
+    else:
+        head, tail = (old.rstrip() + "\n\n" if old.strip() else ""), "\n"
+    path.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
 
 
 def main() -> int:
@@ -284,7 +299,7 @@ def main() -> int:
         parts[name] = runners[name](args.quick, args.repeat) if name in runners \
             else other_bench(name, args.quick)
     plotted = plot(parts.get("evtx"), parts.get("directory"))
-    args.output.write_text(document(parts, args.quick, args.repeat, started, plotted) + "\n")
+    write_section(args.output, document(parts, args.quick, args.repeat, started, plotted))
     print(f"wrote {args.output}" + (f" and {PLOT}" if plotted else ""))
     return 0
 

@@ -43,7 +43,7 @@ from exops.sources.ldap_partitions import parallel_pages, usn_partitions
 from exops.errors import Cancelled, ExopsError
 
 PAGE_SIZE = 1000
-SEARCH_CONNECTIONS = 4           # connections reading the recipient scan's partitions at once
+SEARCH_CONNECTIONS = 2           # connections reading the recipient scan's partitions at once
 PARTITIONS_PER_CONNECTION = 2    # so that a connection done early takes another partition
 USN_SAMPLE = 500                 # recipients whose uSNCreated places the partitions' bounds
 RECIPIENT_FILTER = "(&(legacyExchangeDN=*)(|(objectClass=user)(objectClass=contact)(objectClass=group)))"

@@ -70,7 +70,9 @@ def parallel_pages(read: PartitionReader, partitions: Sequence[str], connections
     todo: queue.SimpleQueue[str] = queue.SimpleQueue()
     for clause in partitions:
         todo.put(clause)
-    ready: queue.Queue = queue.Queue(maxsize=2 * connections)
+    # At most 2 x connections + 1 pages exist at once: one being read per connection, as many
+    # waiting here, one being folded by the caller.
+    ready: queue.Queue = queue.Queue(maxsize=connections)
     stop = threading.Event()
 
     def clauses() -> Iterator[str]:
