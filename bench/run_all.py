@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import pickle
 import platform
 import shutil
 import statistics
@@ -93,6 +94,7 @@ class Load:
     """The 1-minute load average before and after a part, and what that says of its figures."""
 
     def __init__(self) -> None:
+        self.at = datetime.now(timezone.utc)
         self.before = os.getloadavg()[0]
         self.after = self.before
 
@@ -103,7 +105,8 @@ class Load:
     def note(self) -> str:
         cores = os.cpu_count() or 1
         busy = max(self.before, self.after) > cores * 0.75
-        return (f"Load average {self.before:.1f} before, {self.after:.1f} after on {cores} cores"
+        return (f"Measured {self.at:%Y-%m-%d %H:%M} UTC. Load average {self.before:.1f} before, "
+                f"{self.after:.1f} after on {cores} cores"
                 + (": **taken under load** (other work shared the cores), so absolute times "
                    "are pessimistic; the ratios compare runs interleaved under the same load."
                    if busy else ": the machine was quiet."))
@@ -217,9 +220,9 @@ def plot(evtx: dict | None, directory: dict | None) -> bool:
 def document(parts: dict, quick: bool, repeat: int, started: datetime, plotted: bool) -> str:
     out = ["# Performance: every figure in one run", "",
            f"Written by `python -m bench{' --quick' if quick else ''}` (bench/run_all.py) on "
-           f"{started:%Y-%m-%d %H:%M} UTC; every figure below comes from that one run, each "
-           f"against its named alternative measured in the same run (medians of {repeat} unless "
-           "said otherwise). Regenerate with the same command; large inputs are generated and "
+           f"{started:%Y-%m-%d %H:%M} UTC; every figure below is set against its named "
+           f"alternative measured in the same run, at the time each part gives (medians of "
+           f"{repeat} unless said otherwise). Regenerate with the same command; large inputs are generated and "
            "cached outside the repository.", "", "### Machine", "", *machine(), ""]
     if plotted:
         out += ["![throughput against size and cores](performance.png)", ""]
@@ -272,6 +275,12 @@ def document(parts: dict, quick: bool, repeat: int, started: datetime, plotted: 
     return "\n".join(out)
 
 
+def evtx_sizes_cache() -> Path:
+    from bench.evtx_sizes import cache_dir
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    return cache_dir()
+
+
 def write_section(path: Path, text: str) -> None:
     """Put `text` between the markers of `path`, or at its end with the markers."""
     old = path.read_text() if path.is_file() else ""
@@ -288,16 +297,21 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true",
                         help="logs up to 100 MB, directories up to 10,000 mailboxes")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
+    parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS),
+                        help="run these parts; the others keep the figures of the last run")
     parser.add_argument("--output", type=Path, default=DOC)
     args = parser.parse_args()
     started = datetime.now(timezone.utc)
     runners = {"evtx": evtx_part, "directory": directory_part, "tui": tui_part}
+    last_run = evtx_sizes_cache() / "last-run.pickle"
     parts: dict = {}
+    if set(args.only) != set(PARTS) and last_run.is_file():
+        parts = pickle.loads(last_run.read_bytes())
     for name in args.only:
         print(f"{name}...", flush=True)
         parts[name] = runners[name](args.quick, args.repeat) if name in runners \
             else other_bench(name, args.quick)
+    last_run.write_bytes(pickle.dumps(parts))
     plotted = plot(parts.get("evtx"), parts.get("directory"))
     write_section(args.output, document(parts, args.quick, args.repeat, started, plotted))
     print(f"wrote {args.output}" + (f" and {PLOT}" if plotted else ""))
