@@ -171,6 +171,11 @@ def other_bench(name: str, quick: bool) -> dict | None:
 
 # ---------------------------------------------------------------- the document
 
+def measured(part: dict | None) -> dict | None:
+    """The part if it ran to the end (a failed part is only named in the document)."""
+    return part if part and "error" not in part else None
+
+
 def plot(evtx: dict | None, directory: dict | None) -> bool:
     """Throughput against size (and cores) for the logs and the directory, as one PNG."""
     try:
@@ -222,11 +227,11 @@ def document(parts: dict, quick: bool, repeat: int, started: datetime, plotted: 
            f"Written by `python -m bench{' --quick' if quick else ''}` (bench/run_all.py) on "
            f"{started:%Y-%m-%d %H:%M} UTC; every figure below is set against its named "
            f"alternative measured in the same run, at the time each part gives (medians of "
-           f"{repeat} unless said otherwise). Regenerate with the same command; large inputs are generated and "
-           "cached outside the repository.", "", "### Machine", "", *machine(), ""]
+           f"{repeat} unless said otherwise). Regenerate with the same command; large inputs "
+           "are generated and cached outside the repository.", "", "### Machine", "", *machine(), ""]
     if plotted:
         out += ["![throughput against size and cores](performance.png)", ""]
-    evtx = parts.get("evtx")
+    evtx = measured(parts.get("evtx"))
     if evtx:
         out += ["### Event logs", "", evtx["load"].note(), "",
                 "Generated Application logs (exops.lab.evtx_writer, a realistic mix: ordinary "
@@ -237,7 +242,7 @@ def document(parts: dict, quick: bool, repeat: int, started: datetime, plotted: 
             out += ["This tree's `scan_log` has no `workers` parameter yet: exops runs on one "
                     "core in every row.", ""]
         out += [*evtx["table"], ""]
-    directory = parts.get("directory")
+    directory = measured(parts.get("directory"))
     if directory:
         out += ["### Directory", "", directory["load"].note(), "",
                 "Collect (configuration + every recipient with a legacyExchangeDN) from a lab "
@@ -250,7 +255,7 @@ def document(parts: dict, quick: bool, repeat: int, started: datetime, plotted: 
         out += [f"| {r['users']:,} | {r['golden_seconds']:.0f} | {r['peak_bytes'] / 1e6:.2f} MB |"
                 for r in directory["results"]]
         out.append("")
-    tui = parts.get("tui")
+    tui = measured(parts.get("tui"))
     if tui:
         out += ["### TUI", "", tui["load"].note(), "",
                 "| measure | median ms | best ms | against | its median ms | ratio |",
@@ -260,8 +265,12 @@ def document(parts: dict, quick: bool, repeat: int, started: datetime, plotted: 
             out.append(f"| {name} | {median * 1000:.0f} | {min(times) * 1000:.0f} | {floor_name} "
                        f"| {floor_median * 1000:.0f} | {median / floor_median:.1f}x |")
         out += ["", *tui["latency"], ""]
+    failed = [f"{name}: {part['error']}" for name, part in parts.items()
+              if part and "error" in part]
+    if failed:
+        out += ["### Parts that failed in this run", "", *[f"- {line}" for line in failed], ""]
     for name in OTHER_BENCHES:
-        other = parts.get(name)
+        other = measured(parts.get(name))
         if other is None:
             continue
         title = {"fanout": "WinRM fan-out", "maintenance": "Maintenance under load"}[name]
@@ -309,10 +318,14 @@ def main() -> int:
         parts = pickle.loads(last_run.read_bytes())
     for name in args.only:
         print(f"{name}...", flush=True)
-        parts[name] = runners[name](args.quick, args.repeat) if name in runners \
-            else other_bench(name, args.quick)
-    last_run.write_bytes(pickle.dumps(parts))
-    plotted = plot(parts.get("evtx"), parts.get("directory"))
+        try:
+            parts[name] = runners[name](args.quick, args.repeat) if name in runners \
+                else other_bench(name, args.quick)
+        except (Exception, SystemExit) as exc:     # one broken part must not lose the others
+            parts[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            print(f"  {name} failed: {parts[name]['error']}", flush=True)
+        last_run.write_bytes(pickle.dumps(parts))
+    plotted = plot(measured(parts.get("evtx")), measured(parts.get("directory")))
     write_section(args.output, document(parts, args.quick, args.repeat, started, plotted))
     print(f"wrote {args.output}" + (f" and {PLOT}" if plotted else ""))
     return 0

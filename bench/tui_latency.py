@@ -33,6 +33,7 @@ from exops.tui.session import BIG_EVIDENCE  # noqa: E402  (the threshold as ship
 
 SIZE = (120, 40)
 BUDGET_MS = 100     # the goal for a key's answer while a scan runs
+GIVE_UP = 30.0      # seconds after which a key's frame is no longer waited for
 
 
 def big_bundle(logs: int, log_mb: int, users: int) -> Path:
@@ -91,8 +92,9 @@ async def key_latencies(app, pilot, frames: Frames, presses: int, while_busy: bo
         pressed = time.perf_counter()
         await pilot.press(key)
         while (shown := frames.first_after(pressed, mode)) is None:
-            if time.perf_counter() - pressed > 10:
-                raise SystemExit(f"no frame of {mode} 10 s after pressing {key}")
+            if time.perf_counter() - pressed > GIVE_UP:    # counted as GIVE_UP, a lower bound
+                shown = pressed + GIVE_UP
+                break
             await asyncio.sleep(0.001)
         latencies.append(shown - pressed)
     return latencies
