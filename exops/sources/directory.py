@@ -9,8 +9,9 @@ GSSAPI, needs the `gssapi` package and a ticket).
 Searches are paged (1,000 entries a page by default) and streamed: `collect()` folds recipients
 into DirectoryFacts as pages arrive, so memory stays flat in the number of users, and it checks
 for cancellation and reports progress between pages. The recipient scan, the one search that
-grows with the directory, is read as disjoint uSNCreated ranges on `connections` parallel
-connections (see ldap_partitions). Every value a caller supplies goes into a
+grows with the directory, is read in a thread while the caller folds it, and can be split into
+disjoint uSNCreated ranges read on several connections at once (`connections`, see
+ldap_partitions). Every value a caller supplies goes into a
 filter through `escape_filter_chars`.
 
 Failures surface as one-line typed errors (`DirectoryUnreachable`, `DirectoryAuthFailed`,
@@ -24,7 +25,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import urlsplit
@@ -43,7 +44,7 @@ from exops.sources.ldap_partitions import parallel_pages, usn_partitions
 from exops.errors import Cancelled, ExopsError
 
 PAGE_SIZE = 1000
-SEARCH_CONNECTIONS = 2           # connections reading the recipient scan's partitions at once
+SEARCH_CONNECTIONS = 1           # connections reading the recipient scan's partitions at once
 PARTITIONS_PER_CONNECTION = 2    # so that a connection done early takes another partition
 USN_SAMPLE = 500                 # recipients whose uSNCreated places the partitions' bounds
 RECIPIENT_FILTER = "(&(legacyExchangeDN=*)(|(objectClass=user)(objectClass=contact)(objectClass=group)))"
@@ -412,24 +413,27 @@ class DirectorySource:
                    progress: ProgressHook = None) -> Iterator[Entry]:
         """Every recipient with a legacyExchangeDN under `base`, in no particular order.
 
-        Read as the `recipient_partitions` on `connections` parallel connections (see
-        ldap_partitions), each bound and TLS-validated like this one; as one search when
-        `connections` is 1 or there is nothing to split.
+        The pages are read in a thread while the caller folds the previous ones, so that the
+        client's work overlaps the server's. With `connections` above 1 the search is split into
+        the `recipient_partitions`, read on that many connections at once, each bound and
+        TLS-validated like this one (see ldap_partitions); with 1 (the default: on Samba, whose
+        index does not serve uSNCreated ranges, every partition costs the server another pass
+        over all recipients, which measured slower) it is the one search, on this connection.
         """
         partitions = self.recipient_partitions(base) if self.connections > 1 else []
-        if not partitions:
-            yield from self.search(base, RECIPIENT_FILTER, ATTRIBUTES, cancel=cancel,
-                                   progress=progress, phase="recipients")
-            return
 
         def read(clauses: Iterable[str], stop: threading.Event) -> Iterator[list[Entry]]:
-            with DirectorySource(self.settings, self._password, self.page_size, 1) as own:
+            own = DirectorySource(self.settings, self._password, self.page_size, 1) \
+                if partitions else nullcontext(self)
+            with own as source:
                 for clause in clauses:
-                    yield from own.pages(base, f"(&{RECIPIENT_FILTER}{clause})", ATTRIBUTES,
-                                         cancel=stop, phase="recipients")
+                    query = f"(&{RECIPIENT_FILTER}{clause})" if clause else RECIPIENT_FILTER
+                    yield from source.pages(base, query, ATTRIBUTES, cancel=stop,
+                                            phase="recipients")
 
         entries, pages, started = 0, 0, time.monotonic()
-        for page in parallel_pages(read, partitions, self.connections, cancel):
+        for page in parallel_pages(read, partitions or [""],
+                                   self.connections if partitions else 1, cancel):
             yield from page
             entries, pages = entries + len(page), pages + 1
             if progress is not None:
