@@ -222,12 +222,12 @@ def plot(evtx: dict | None, directory: dict | None) -> bool:
     return True
 
 
-def document(parts: dict, quick: bool, repeat: int, started: datetime, plotted: bool) -> str:
+def document(parts: dict, quick: bool, started: datetime, plotted: bool) -> str:
     out = ["# Performance: every figure in one run", "",
            f"Written by `python -m bench{' --quick' if quick else ''}` (bench/run_all.py) on "
            f"{started:%Y-%m-%d %H:%M} UTC; every figure below is set against its named "
-           f"alternative measured in the same run, at the time each part gives (medians of "
-           f"{repeat} unless said otherwise). Regenerate with the same command; large inputs "
+           "alternative measured in the same run, at the time each part gives (medians, of as "
+           "many runs as each part says). Regenerate with the same command; large inputs "
            "are generated and cached outside the repository.", "", "### Machine", "", *machine(), ""]
     if plotted:
         out += ["![throughput against size and cores](performance.png)", ""]
@@ -236,8 +236,9 @@ def document(parts: dict, quick: bool, repeat: int, started: datetime, plotted: 
         out += ["### Event logs", "", evtx["load"].note(), "",
                 "Generated Application logs (exops.lab.evtx_writer, a realistic mix: ordinary "
                 "events of 20 providers, 300 free/busy events). Each reader runs in a fresh "
-                "interpreter; time is the scan alone, peak RSS the whole process. Naive "
-                "python-evtx reads the first 1,000 records of the smallest log only.", ""]
+                "interpreter; time is the scan alone, peak RSS the whole process; medians of "
+                f"{max(r['runs'] for r in evtx['rows'])} runs. Naive python-evtx reads the "
+                "first 1,000 records of the smallest log only, once.", ""]
         if not evtx["parallel"]:
             out += ["This tree's `scan_log` has no `workers` parameter yet: exops runs on one "
                     "core in every row.", ""]
@@ -249,7 +250,8 @@ def document(parts: dict, quick: bool, repeat: int, started: datetime, plotted: 
                 "Samba AD DC in its default prefork process model, LDAPS validated against the "
                 "lab CA, 1,000 entries a page. `exops xN` reads the recipients as uSNCreated "
                 "partitions on N connections (x1 is the single search); the ratio is each "
-                "median against ldapsearch's.", "", *directory["table"], "",
+                f"median (of {directory['results'][0]['repeat']} interleaved runs) against "
+                "ldapsearch's.", "", *directory["table"], "",
                 "| users | golden DC built in (s, 0 = cached) | peak Python memory of a collect |",
                 "|---:|---:|---:|"]
         out += [f"| {r['users']:,} | {r['golden_seconds']:.0f} | {r['peak_bytes'] / 1e6:.2f} MB |"
@@ -258,6 +260,7 @@ def document(parts: dict, quick: bool, repeat: int, started: datetime, plotted: 
     tui = measured(parts.get("tui"))
     if tui:
         out += ["### TUI", "", tui["load"].note(), "",
+                f"Start-up on the litware demo bundle, {len(tui['rows'][0][1])} runs each:", "",
                 "| measure | median ms | best ms | against | its median ms | ratio |",
                 "|---|---:|---:|---|---:|---:|"]
         for name, times, floor_name, floor in tui["rows"]:
@@ -309,6 +312,8 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS),
                         help="run these parts; the others keep the figures of the last run")
     parser.add_argument("--output", type=Path, default=DOC)
+    parser.add_argument("--render", action="store_true",
+                        help="measure nothing: write the document from the last run's figures")
     args = parser.parse_args()
     started = datetime.now(timezone.utc)
     runners = {"evtx": evtx_part, "directory": directory_part, "tui": tui_part}
@@ -316,6 +321,8 @@ def main() -> int:
     parts: dict = {}
     if set(args.only) != set(PARTS) and last_run.is_file():
         parts = pickle.loads(last_run.read_bytes())
+    if args.render:
+        parts, args.only = pickle.loads(last_run.read_bytes()), []
     for name in args.only:
         print(f"{name}...", flush=True)
         try:
@@ -326,7 +333,7 @@ def main() -> int:
             print(f"  {name} failed: {parts[name]['error']}", flush=True)
         last_run.write_bytes(pickle.dumps(parts))
     plotted = plot(measured(parts.get("evtx")), measured(parts.get("directory")))
-    write_section(args.output, document(parts, args.quick, args.repeat, started, plotted))
+    write_section(args.output, document(parts, args.quick, started, plotted))
     print(f"wrote {args.output}" + (f" and {PLOT}" if plotted else ""))
     return 0
 

@@ -9,9 +9,8 @@ GSSAPI, needs the `gssapi` package and a ticket).
 Searches are paged (1,000 entries a page by default) and streamed: `collect()` folds recipients
 into DirectoryFacts as pages arrive, so memory stays flat in the number of users, and it checks
 for cancellation and reports progress between pages. The recipient scan, the one search that
-grows with the directory, is read in a thread while the caller folds it, and can be split into
-disjoint uSNCreated ranges read on several connections at once (`connections`, see
-ldap_partitions). Every value a caller supplies goes into a
+grows with the directory, can be split into disjoint uSNCreated ranges read on several
+connections at once (`connections`, see ldap_partitions). Every value a caller supplies goes into a
 filter through `escape_filter_chars`.
 
 Failures surface as one-line typed errors (`DirectoryUnreachable`, `DirectoryAuthFailed`,
@@ -25,7 +24,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import urlsplit
@@ -413,27 +412,27 @@ class DirectorySource:
                    progress: ProgressHook = None) -> Iterator[Entry]:
         """Every recipient with a legacyExchangeDN under `base`, in no particular order.
 
-        The pages are read in a thread while the caller folds the previous ones, so that the
-        client's work overlaps the server's. With `connections` above 1 the search is split into
-        the `recipient_partitions`, read on that many connections at once, each bound and
-        TLS-validated like this one (see ldap_partitions); with 1 (the default: on Samba, whose
-        index does not serve uSNCreated ranges, every partition costs the server another pass
-        over all recipients, which measured slower) it is the one search, on this connection.
+        One search on this connection by default. With `connections` above 1 the search is split
+        into the `recipient_partitions`, read on that many connections at once, each bound and
+        TLS-validated like this one (see ldap_partitions). Not the default: on Samba, whose index
+        does not serve uSNCreated ranges, every partition costs the server another pass over
+        all the recipients, and two or four connections measured slower than one
+        (docs/performance.md).
         """
         partitions = self.recipient_partitions(base) if self.connections > 1 else []
+        if not partitions:
+            yield from self.search(base, RECIPIENT_FILTER, ATTRIBUTES, cancel=cancel,
+                                   progress=progress, phase="recipients")
+            return
 
         def read(clauses: Iterable[str], stop: threading.Event) -> Iterator[list[Entry]]:
-            own = DirectorySource(self.settings, self._password, self.page_size, 1) \
-                if partitions else nullcontext(self)
-            with own as source:
+            with DirectorySource(self.settings, self._password, self.page_size, 1) as own:
                 for clause in clauses:
-                    query = f"(&{RECIPIENT_FILTER}{clause})" if clause else RECIPIENT_FILTER
-                    yield from source.pages(base, query, ATTRIBUTES, cancel=stop,
-                                            phase="recipients")
+                    yield from own.pages(base, f"(&{RECIPIENT_FILTER}{clause})", ATTRIBUTES,
+                                         cancel=stop, phase="recipients")
 
         entries, pages, started = 0, 0, time.monotonic()
-        for page in parallel_pages(read, partitions or [""],
-                                   self.connections if partitions else 1, cancel):
+        for page in parallel_pages(read, partitions, self.connections, cancel):
             yield from page
             entries, pages = entries + len(page), pages + 1
             if progress is not None:
