@@ -320,6 +320,7 @@ class DirectorySource:
         for page in self.pages(base, filter, attributes, scope, cancel=cancel, progress=progress,
                                phase=phase):
             yield from page
+            page.clear()    # before the next page is read, so that only one is ever held
 
     def pages(self, base: str, filter: str = "(objectClass=*)",
               attributes: Sequence[str] = ("*",), scope: str | int = SUBTREE, *,
