@@ -308,8 +308,11 @@ class SambaDC:
         self.running: RunningDC | None = None
 
     def start(self, *, address: str | None = None, detached: bool = False, kdc: bool = False,
-              timeout: float = 30.0) -> RunningDC:
-        """Start Samba and wait until LDAP answers; `detached` DCs outlive this process."""
+              timeout: float = 30.0, process_model: str = "single") -> RunningDC:
+        """Start Samba and wait until LDAP answers; `detached` DCs outlive this process.
+
+        `process_model` "single" serves every connection from one process (light, the tests');
+        "prefork", Samba's default, serves connections from several, as a production DC does."""
         if self.running:
             return self.running
         if address is None:
@@ -320,7 +323,7 @@ class SambaDC:
         log = open(self.target / "log" / "stdout.log", "ab")
         try:
             self._proc = subprocess.Popen(
-                ["samba", "-i", "-M", "single", "--no-process-group", "-s", str(conf)],
+                ["samba", "-i", "-M", process_model, "--no-process-group", "-s", str(conf)],
                 stdin=subprocess.DEVNULL if detached else subprocess.PIPE,
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.target)
         except FileNotFoundError:

@@ -9,7 +9,9 @@ DOMAIN\\user or DN), NTLM, or Kerberos (SASL GSSAPI, needs the `gssapi` package 
 
 Searches are paged (1,000 entries a page by default) and streamed: `collect()` folds recipients
 into DirectoryFacts as pages arrive, so memory stays flat in the number of users, and it checks
-for cancellation and reports progress between pages. Every value a caller supplies goes into a
+for cancellation and reports progress between pages. The recipient scan, the one search that
+grows with the directory, can be split into disjoint uSNCreated ranges read on several
+connections at once (`connections`, see ldap_partitions). Every value a caller supplies goes into a
 filter through `escape_filter_chars`.
 
 Failures surface as one-line typed errors (`DirectoryUnreachable`, `DirectoryAuthFailed`,
@@ -23,7 +25,7 @@ import ssl
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -39,9 +41,13 @@ from exops.config import DirectorySettings, secret
 from exops.facts.directory import DirectoryFacts
 from exops.facts.store import Facts
 from exops.sources.entries import ATTRIBUTES, DirectoryFactsBuilder
+from exops.sources.ldap_partitions import parallel_pages, usn_partitions
 from exops.errors import Cancelled, ExopsError
 
 PAGE_SIZE = 1000
+SEARCH_CONNECTIONS = 1           # connections reading the recipient scan's partitions at once
+PARTITIONS_PER_CONNECTION = 2    # so that a connection done early takes another partition
+USN_SAMPLE = 500                 # recipients whose uSNCreated places the partitions' bounds
 RECIPIENT_FILTER = "(&(legacyExchangeDN=*)(|(objectClass=user)(objectClass=contact)(objectClass=group)))"
 SCOPES = {"base": BASE, "one": LEVEL, "level": LEVEL, "sub": SUBTREE, "subtree": SUBTREE}
 
@@ -117,10 +123,11 @@ class DirectorySource:
     provides = (DirectoryFacts,)
 
     def __init__(self, settings: DirectorySettings, password: str | None = None,
-                 page_size: int = PAGE_SIZE):
+                 page_size: int = PAGE_SIZE, connections: int = SEARCH_CONNECTIONS):
         self.settings = settings
         self.name = f"directory {settings.url}"
         self.page_size = page_size
+        self.connections = connections
         self._password = password
         self._conn: Connection | None = None
         self._root: dict[str, list] = {}
@@ -322,6 +329,16 @@ class DirectorySource:
         Continuation references inside a subtree (other naming contexts under the domain) are
         skipped; a referral for `base` itself raises ReferralError. A missing base yields nothing.
         """
+        for page in self.pages(base, filter, attributes, scope, cancel=cancel, progress=progress,
+                               phase=phase):
+            yield from page
+            page.clear()    # before the next page is read, so that only one is ever held
+
+    def pages(self, base: str, filter: str = "(objectClass=*)",
+              attributes: Sequence[str] = ("*",), scope: str | int = SUBTREE, *,
+              cancel: Cancel = None, progress: ProgressHook = None,
+              phase: str = "search", size_limit: int = 0) -> Iterator[list[Entry]]:
+        """`search`, one list of entries per page; `size_limit` entries at most if not 0."""
         self.connect()
         conn, scope = self._conn, SCOPES.get(scope, scope) if isinstance(scope, str) else scope
         cookie, entries, pages, started = None, 0, 0, time.monotonic()
@@ -331,7 +348,7 @@ class DirectorySource:
                 raise DirectoryCancelled(f"{phase}: cancelled after {entries} entries")
             with self.directory_errors(), _lean_entries(conn):
                 conn.search(base, filter, scope, attributes=list(attributes),
-                            paged_size=paged, paged_cookie=cookie)
+                            paged_size=paged, paged_cookie=cookie, size_limit=size_limit)
             result = conn.result or {}
             desc = result.get("description")
             if desc == "noSuchObject":
@@ -350,11 +367,12 @@ class DirectorySource:
             response, conn.response = conn.response or [], None
             cookie = (result.get("controls") or {}).get("1.2.840.113556.1.4.319", {}) \
                 .get("value", {}).get("cookie")
-            for item in response:
-                if item["type"] == "searchResEntry":
-                    entries += 1
-                    yield Entry(item["dn"], item["attributes"])
+            page = [Entry(item["dn"], item["attributes"]) for item in response
+                    if item["type"] == "searchResEntry"]
             response = None
+            entries += len(page)
+            yield page
+            page = None
             pages += 1
             if progress is not None:
                 progress(PageProgress(phase, entries, pages, time.monotonic() - started))
@@ -395,6 +413,15 @@ class DirectorySource:
                     found.setdefault(value.casefold().strip(), entry.dn)
         return found
 
+    def recipient_partitions(self, base: str) -> list[str]:
+        """Filter clauses that split the recipients under `base` into uSNCreated ranges of about
+        the same size, cut from the USNs of the first USN_SAMPLE recipients the server returns."""
+        first = next(self.pages(base, RECIPIENT_FILTER, ["uSNCreated"], size_limit=USN_SAMPLE,
+                                phase="recipients"), [])
+        sample = [int(usn) for entry in first for usn in entry.attrs.get("usncreated", ())
+                  if str(usn).isdigit()]
+        return usn_partitions(sample, self.connections * PARTITIONS_PER_CONNECTION)
+
     def collect(self, *, cancel: Cancel = None, progress: ProgressHook = None) -> DirectoryFacts:
         """The Exchange configuration and every recipient with a legacyExchangeDN, as facts."""
         base = self.base_dn
@@ -406,10 +433,41 @@ class DirectorySource:
         for entry in self.search(exchange, "(objectClass=*)", ATTRIBUTES, cancel=cancel,
                                  progress=progress, phase="configuration"):
             builder.add(entry.dn, entry.attrs)
-        for entry in self.search(base, RECIPIENT_FILTER, ATTRIBUTES, cancel=cancel,
-                                 progress=progress, phase="recipients"):
+        for entry in self.recipients(base, cancel=cancel, progress=progress):
             builder.add(entry.dn, entry.attrs)
         return builder.facts()
+
+    def recipients(self, base: str, *, cancel: Cancel = None,
+                   progress: ProgressHook = None) -> Iterator[Entry]:
+        """Every recipient with a legacyExchangeDN under `base`, in no particular order.
+
+        One search on this connection by default. With `connections` above 1 the search is split
+        into the `recipient_partitions`, read on that many connections at once, each bound and
+        TLS-validated like this one (see ldap_partitions). Not the default: on Samba, whose index
+        does not serve uSNCreated ranges, every partition costs the server another pass over
+        all the recipients, and two or four connections measured slower than one
+        (docs/performance.md).
+        """
+        partitions = self.recipient_partitions(base) if self.connections > 1 else []
+        if not partitions:
+            yield from self.search(base, RECIPIENT_FILTER, ATTRIBUTES, cancel=cancel,
+                                   progress=progress, phase="recipients")
+            return
+
+        def read(clauses: Iterable[str], stop: threading.Event) -> Iterator[list[Entry]]:
+            with DirectorySource(self.settings, self._password, self.page_size, 1) as own:
+                for clause in clauses:
+                    yield from own.pages(base, f"(&{RECIPIENT_FILTER}{clause})", ATTRIBUTES,
+                                         cancel=stop, phase="recipients")
+
+        entries, pages, started = 0, 0, time.monotonic()
+        for page in parallel_pages(read, partitions, self.connections, cancel):
+            yield from page
+            entries, pages = entries + len(page), pages + 1
+            if progress is not None:
+                progress(PageProgress("recipients", entries, pages, time.monotonic() - started))
+        if cancel is not None and cancel.is_set():
+            raise DirectoryCancelled(f"recipients: cancelled after {entries} entries")
 
 
     def facts(self, *, cancel: Cancel = None, progress: Callable[[str], None] | None = None) -> Facts:
@@ -433,12 +491,44 @@ class _LeanSyncStrategy(SyncStrategy):
     ldap3 turns every entry into both `raw_attributes` and formatted `attributes` (with a
     configuration lookup per value): two thirds of the client's time in a large scan. In lean
     mode a searchResEntry becomes {"type", "dn", "attributes"} with lower-case attribute names and
-    values as str (bytes when not UTF-8: GUIDs, SIDs). Relies on ldap3 2.9's fast-decoder
-    message layout (`decode_response_fast`). Outside lean mode (writers using `connection`) and
-    for every other message, ldap3 decodes as usual.
+    values as str (bytes when not UTF-8: GUIDs, SIDs), read straight from the message's bytes
+    (`_search_entry`: ldap3's generic BER decoder was half of what remained). `receiving` sets
+    those entries aside and hands ldap3 only the other messages (the search's done message,
+    referrals, notices), which it handles as usual; `_get_response` puts the entries back in
+    front of the done message. Relies on ldap3 2.9's strategy layout (`receiving`,
+    `_get_response`, `decode_response_fast`); outside lean mode (writers using `connection`)
+    nothing changes.
     """
 
     lean = False
+    _entries: list = []
+
+    def receiving(self):
+        if not self.lean:
+            return super().receiving()
+        while True:
+            messages = super().receiving()
+            others = []
+            for raw in messages:
+                entry = _search_entry(raw)
+                if entry is None:
+                    others.append(raw)
+                else:
+                    self._entries.append(entry)
+            if others or not messages:   # nothing at all: ldap3 reports the closed session
+                return others
+
+    def _get_response(self, message_id, timeout):
+        if not self.lean:
+            return super()._get_response(message_id, timeout)
+        self._entries = []
+        responses = super()._get_response(message_id, timeout)
+        entries, self._entries = self._entries, []
+        if not isinstance(responses, list):
+            return responses
+        if any(number != message_id for number, _ in entries):
+            raise lx.LDAPSocketReceiveError("invalid messageId received")
+        return [entry for _, entry in entries] + responses
 
     def decode_response_fast(self, ldap_message):
         if not self.lean or ldap_message["protocolOp"] != 4:
@@ -450,6 +540,61 @@ class _LeanSyncStrategy(SyncStrategy):
             attributes[name.decode("utf-8").lower()] = [_text(v[3]) for v in values]
         return {"type": "searchResEntry", "dn": payload[0][3].decode("utf-8"),
                 "attributes": attributes}
+
+
+def _search_entry(raw: bytes) -> tuple[int, dict] | None:
+    """(message id, lean entry) of a SearchResultEntry message (RFC 4511 4.5.2), or None for any
+    other message or one this reader does not take (ldap3 then decodes it)."""
+    try:
+        size, i = _ber_length(raw, 1)
+        if raw[0] != 0x30 or i + size != len(raw):
+            return None
+        if raw[i] != 0x02:
+            return None
+        size, i = _ber_length(raw, i + 1)
+        message_id, i = int.from_bytes(raw[i:i + size], "big"), i + size
+        if raw[i] != 0x64 or raw[_ber_length(raw, i + 1)[1]] != 0x04:
+            return None
+        size, i = _ber_length(raw, _ber_length(raw, i + 1)[1] + 1)
+        dn, i = raw[i:i + size].decode("utf-8"), i + size
+        if raw[i] != 0x30:
+            return None
+        size, i = _ber_length(raw, i + 1)
+        attributes, end = {}, i + size
+        while i < end:
+            if raw[i] != 0x30 or raw[_ber_length(raw, i + 1)[1]] != 0x04:
+                return None
+            size, i = _ber_length(raw, _ber_length(raw, i + 1)[1] + 1)
+            name, i = raw[i:i + size].decode("utf-8").lower(), i + size
+            if raw[i] != 0x31:
+                return None
+            size, i = _ber_length(raw, i + 1)
+            values, stop = [], i + size
+            while i < stop:
+                if raw[i] != 0x04:
+                    return None
+                size, i = _ber_length(raw, i + 1)
+                values.append(_text(raw[i:i + size]))
+                i += size
+            if i != stop:
+                return None
+            attributes[name] = values
+        if i != end:
+            return None
+    except (IndexError, UnicodeDecodeError):
+        return None
+    return message_id, {"type": "searchResEntry", "dn": dn, "attributes": attributes}
+
+
+def _ber_length(data: bytes, at: int) -> tuple[int, int]:
+    """The BER length starting at `at`, and where its content starts."""
+    first = data[at]
+    if first < 0x80:
+        return first, at + 1
+    count = first & 0x7F
+    if not count or at + 1 + count > len(data):
+        raise IndexError("indefinite or cut BER length")
+    return int.from_bytes(data[at + 1:at + 1 + count], "big"), at + 1 + count
 
 
 def _lean(conn: Connection) -> Connection:

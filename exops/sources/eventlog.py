@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import select
 import stat
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ from exops.sources import eventxml, evtx_reference
 from exops.sources.eventtally import (  # noqa: F401  (re-exported: the API callers import)
     FREE_BUSY_EVENT_IDS, EventLogError, Progress, ScanCancelled, ScanTally)
 from exops.sources.evtx_format import CHUNK_SIZE, HEADER_SIZE
-from exops.sources.evtx_parallel import chunk_reader, scan_parallel
+from exops.sources.evtx_parallel import PoolUnavailable, chunk_reader, scan_parallel
 from exops.sources.evtx_walk import scan_chunks
 
 BACKENDS = ("auto", "python", "rust", "python-evtx")
@@ -67,8 +68,13 @@ def scan_log(path: str | Path, *, backend: str = "auto", cancel: threading.Event
         elif _workers(stream, workers) > 1:
             # the workers open the file themselves: the log, or the copy of what a pipe gave
             named = stream.name if isinstance(stream.name, str) else os.path.abspath(path)
-            scan_parallel(named, stream, tally, cancel, progress, chosen,
-                          _workers(stream, workers))
+            trial = ScanTally(str(path))
+            try:
+                scan_parallel(named, stream, trial, cancel, progress, chosen, _workers(stream, workers))
+                tally = trial
+            except PoolUnavailable as exc:   # the same records, read in this process instead
+                tally.note(f"read in one process: the worker processes could not run ({exc})")
+                scan_chunks(stream, tally, cancel, progress, chunk_reader(chosen))
         else:
             scan_chunks(stream, tally, cancel, progress, chunk_reader(chosen))
         return tally.result(chosen)
@@ -97,7 +103,16 @@ def _workers(stream: BinaryIO, requested: int | None) -> int:
         return requested
     if os.fstat(stream.fileno()).st_size < HEADER_SIZE + PARALLEL_FROM * CHUNK_SIZE:
         return 1                     # starting the processes would cost more than it saves
+    if not _spawnable():
+        return 1
     return os.cpu_count() or 1
+
+
+def _spawnable() -> bool:
+    """Spawned workers re-import the main script by its path: a program read from stdin or
+    removed since has none, and its pool would break; such a process reads on its own."""
+    main = getattr(sys.modules.get("__main__"), "__file__", None)
+    return main is None or os.path.isfile(main)
 
 
 @contextmanager

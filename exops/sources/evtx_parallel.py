@@ -14,6 +14,7 @@ import threading
 from collections import Counter, deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -24,6 +25,11 @@ from exops.sources.evtx_walk import (ChunkCounts, Layout, ReadChunk, note_layout
                                      scan_range)
 
 BATCH = 16                           # chunks per task: 1 MiB of log
+
+
+class PoolUnavailable(Exception):
+    """The worker processes could not be started or died (no usable file descriptors for them,
+    a main script that cannot be re-imported, a killed worker): the caller reads in one process."""
 
 
 def chunk_reader(backend: str) -> ReadChunk:
@@ -41,19 +47,31 @@ def scan_parallel(path: str, stream: BinaryIO, tally: ScanTally,
     layout = read_layout(stream, tally.source)
     batches = [layout.offsets[i:i + BATCH] for i in range(0, len(layout.offsets), BATCH)]
     counts = ChunkCounts()
-    pool = _pool(workers)
+    try:
+        pool = _pool(workers)
+    except (OSError, ValueError, RuntimeError) as exc:   # e.g. a stderr with no file descriptor
+        raise PoolUnavailable(str(exc)) from None
     waiting = iter(batches)
     pending: deque[tuple[range, Future]] = deque()
 
     def submit(more: Iterable[range]) -> None:
         for batch in more:
-            pending.append((batch, pool.submit(_scan_batch, path, tally.source, layout, batch,
-                                               backend, frozenset(tally.event_ids))))
+            try:
+                future = pool.submit(_scan_batch, path, tally.source, layout, batch, backend,
+                                     frozenset(tally.event_ids))
+            except (BrokenProcessPool, OSError, ValueError, RuntimeError) as exc:
+                _POOLS.pop(workers, None)
+                raise PoolUnavailable(str(exc)) from None
+            pending.append((batch, future))
     submit(_take(waiting, 2 * workers))
     try:
         while pending:
             batch, future = pending.popleft()
-            result = future.result()
+            try:
+                result = future.result()
+            except BrokenProcessPool as exc:
+                _POOLS.pop(workers, None)
+                raise PoolUnavailable(str(exc)) from None
             if cancel is not None and cancel.is_set():
                 raise ScanCancelled(tally.source)
             result.merge_into(tally, counts)

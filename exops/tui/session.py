@@ -149,7 +149,93 @@ def load_facts(session: Session, step: Callable[[str], None], cancel: threading.
         step("reading the configuration and connecting")
         return live.facts(cancel, step)
     step("opening the bundle")
-    return gather_facts(bundle=session.bundle, cancel=cancel, progress=step)
+    if evidence_size(session.bundle) < BIG_EVIDENCE:
+        return gather_facts(bundle=session.bundle, cancel=cancel, progress=step)
+    return _gather_in_child(session.bundle, step, cancel)
+
+
+# A scan is pure Python: in a thread of the app's own process it holds the GIL most of the time,
+# and the event loop, which gives up the GIL at every select(), waits up to a switch interval to
+# get it back each time: measured, a key took 2 s to answer while two 100 MB logs were read
+# (bench/tui_latency.py). Bigger bundles are therefore read in a child process; small ones in
+# the worker thread, where the child's start-up (an interpreter importing exops) would dominate.
+BIG_EVIDENCE = 32 * 1024 * 1024
+POLL = 0.05   # seconds between looks at `cancel` while the child reads
+
+
+def evidence_size(path: str) -> int:
+    """Bytes of evidence in a bundle folder (or its zip); 0 when it cannot be sized."""
+    try:
+        root = Path(path)
+        return root.stat().st_size if root.is_file() else \
+            sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
+    except OSError:
+        return 0
+
+
+def _gather_in_child(bundle: str, step: Callable[[str], None],
+                     cancel: threading.Event) -> tuple[Facts, str]:
+    """`gather_facts` in a child interpreter (`_child_main`); its progress lines are relayed to
+    `step`, and once `cancel` is set the child is ended (it only reads)."""
+    import pickle
+    import selectors
+    import subprocess
+    import sys
+
+    from exops.errors import Cancelled, ExopsError
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", "from exops.tui.session import _child_main; _child_main()", bundle],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        with selectors.DefaultSelector() as ready:
+            ready.register(child.stdout, selectors.EVENT_READ)
+            while True:
+                if cancel.is_set():
+                    raise Cancelled(f"reading {bundle}: cancelled")
+                if not ready.select(timeout=POLL):
+                    continue
+                try:
+                    kind, value = pickle.load(child.stdout)
+                except (EOFError, pickle.UnpicklingError):
+                    raise ExopsError(f"reading {bundle}: the reading process ended unexpectedly "
+                                     f"(exit code {child.wait()})") from None
+                if kind == "step":
+                    step(value)
+                elif kind == "facts":
+                    return value
+                else:
+                    raise ExopsError(value)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+        child.stdout.close()
+
+
+def _child_main() -> None:
+    """The child's side: progress lines, then the facts or the one line that says why not, each
+    pickled to stdout."""
+    import pickle
+    import sys
+
+    from exops.collect import gather_facts
+    from exops.errors import ExopsError
+
+    out = sys.stdout.buffer
+    os.nice(5)      # on busy cores the screen goes first; the scan takes what is left
+
+    def say(kind: str, value: object) -> None:
+        pickle.dump((kind, value), out)
+        out.flush()
+
+    try:
+        say("facts", gather_facts(bundle=sys.argv[1], progress=lambda text: say("step", text)))
+    except ExopsError as exc:
+        say("error", str(exc))
+    except Exception as exc:    # shown as the TUI shows internal errors
+        from exops.tui.messages import internal_error
+        say("error", internal_error(exc, "run `exops --debug check` on the same input"))
 
 
 def run(facts: Facts, source: str, specs: list[CheckSpec],

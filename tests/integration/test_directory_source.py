@@ -44,6 +44,7 @@ def test_collect_litware_over_validated_ldaps(litware_dc, dc_settings):
 def test_collect_reports_pages_and_stops_when_cancelled(litware_dc, dc_settings):
     source = _source(dc_settings, litware_dc)
     source.page_size = 100
+    source.connections = 1   # one search: its pages are 100 entries each, in order
     seen = []
     source.collect(progress=seen.append)
     recipients = [p for p in seen if p.phase == "recipients"]

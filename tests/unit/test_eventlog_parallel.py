@@ -71,3 +71,27 @@ def test_parallel_scan_reports_progress_in_order_and_stops_when_cancelled(long_l
 def test_a_large_log_is_read_by_every_core_unless_told(long_log):
     """Above PARALLEL_FROM chunks, `workers=None` reads in parallel; the result is the same."""
     assert scan_log(long_log) == scan_log(long_log, workers=1)
+
+
+def test_when_worker_processes_cannot_start_the_log_is_read_in_one_process(long_log):
+    """A process whose stderr reports no usable file descriptor (as under Textual, which
+    redirects it) cannot start a process pool; the scan must still return every record, and say
+    how it was read."""
+    import json
+    import subprocess
+    import sys
+    code = ("import json, sys\n"
+            "class Redirected:\n"
+            "    def write(self, text): pass\n"
+            "    def flush(self): pass\n"
+            "    def fileno(self): return -1\n"
+            "sys.stderr = Redirected()\n"
+            "from exops.sources.eventlog import scan_log\n"
+            "s = scan_log(sys.argv[1], workers=2)\n"
+            "print(json.dumps([s.records_read, s.skipped, list(s.notes)]))")
+    done = subprocess.run([sys.executable, "-c", code, str(long_log)], capture_output=True, text=True,
+                          timeout=120)
+    records, skipped, notes = json.loads(done.stdout)
+    alone = scan_log(long_log, workers=1)
+    assert (records, skipped) == (alone.records_read, alone.skipped)
+    assert any(n.startswith("read in one process") for n in notes)

@@ -1,0 +1,101 @@
+"""Quitting while a large bundle is being read stops the reading: the triage worker ends (the
+cancel event reaches the scan) and, for a bundle read in a child process, the child is gone."""
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from exops.lab.evtx_writer import EventSpec, write_evtx
+from exops.sources.bundle_writer import write_bundle
+from exops.tui import session as steps
+from exops.tui.app import ExopsApp
+from tests.tui.helpers import wait_until
+
+LOGS = 10
+
+
+@pytest.fixture(scope="module")
+def large_bundle(tmp_path_factory) -> Path:
+    """Distinct 6 MB Application logs (one per server: copies would be read once, as the same
+    evidence): seconds of scanning on any machine."""
+    folder = tmp_path_factory.mktemp("large")
+    start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    copies = []
+    for server in range(LOGS):
+        log = folder / f"EX{server:02}-Application.evtx"
+        write_evtx(log, (EventSpec(event_id=1000 + n % 50, provider=f"Provider {n % 20}",
+                                   time=start + timedelta(seconds=n), computer=f"EX{server:02}.contoso.com",
+                                   data=(f"item {n}", "some text of an ordinary event"))
+                         for n in range(25_000)))
+        copies.append(log)
+    return write_bundle(folder / "bundle", files={"events": copies}, source="test: large")
+
+
+def _children_reading(bundle: Path) -> list[str]:
+    """Processes whose command line names `_child_main` and this bundle."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(b"_child_main" in a for a in args) and str(bundle).encode() in args:
+            found.append(cmdline.parent.name)
+    return found
+
+
+def _threads_reading() -> list[int]:
+    """Threads whose stack is inside the evidence reading (the scans, or the child's relay)."""
+    reading = []
+    for ident, frame in sys._current_frames().items():
+        while frame is not None:
+            name = frame.f_code.co_filename.replace("\\", "/")
+            if "/exops/sources/" in name or name.endswith("/exops/tui/session.py"):
+                reading.append(ident)
+                break
+            frame = frame.f_back
+    return reading
+
+
+@pytest.mark.parametrize("in_child", [True, False], ids=["child process", "worker thread"])
+async def test_quit_during_the_scan_stops_the_reading(large_bundle, monkeypatch, in_child):
+    monkeypatch.setattr(steps, "BIG_EVIDENCE", 0 if in_child else 1 << 62)
+    app = ExopsApp(bundle=str(large_bundle))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: "reading" in app.session.activity)
+        if in_child:
+            await wait_until(pilot, lambda: _children_reading(large_bundle))
+        await wait_until(pilot, lambda: _threads_reading(), timeout=10)
+        cancel = app.triage_cancel
+        await pilot.press("q")
+    for _ in range(200):      # the scan stops at its next chunk, the child is ended at once
+        if not _threads_reading() and not _children_reading(large_bundle):
+            break
+        await asyncio.sleep(0.05)
+    assert cancel.is_set()
+    assert not _threads_reading()
+    assert not _children_reading(large_bundle)
+    assert app.session.facts is None           # stopped, not finished
+
+
+@pytest.mark.parametrize("in_child", [True, False], ids=["child process", "worker thread"])
+def test_the_cancel_event_stops_the_scan_it_reaches(large_bundle, monkeypatch, in_child):
+    """Set at the first log, `cancel` ends the reading with Cancelled, not with the facts."""
+    from exops.errors import Cancelled
+
+    monkeypatch.setattr(steps, "BIG_EVIDENCE", 0 if in_child else 1 << 62)
+    cancel, seen = threading.Event(), []
+
+    def step(text: str) -> None:
+        seen.append(text)
+        if text.startswith("reading"):
+            cancel.set()
+    with pytest.raises(Cancelled):
+        steps.load_facts(steps.Session(bundle=str(large_bundle)), step, cancel)
+    assert [t for t in seen if t.startswith("reading")] == [seen[-1]]   # no log after the first
+    assert not _children_reading(large_bundle)
