@@ -116,7 +116,13 @@ def apply_plan(plan: Plan, executors: Executors, journal: Journal,
             _wait(change_id, seq, step, executor, journal, notify, applied, executors)
             continue
         notify(StepEvent(seq, step, "checking"))
-        current = executor.read(step)
+        try:
+            current = executor.read(step)
+        except Exception as exc:    # the target cannot be read: what was applied is undone
+            undone = _fail(change_id, applied, executors, journal, notify, "rolled-back",
+                           f"step {seq} could not be read: {exc}")
+            raise ChangeFailed(f"step {seq} ({step.title}): reading {step.target} failed: {exc}; "
+                               f"{undone}") from exc
         if executor.same(current, step.after):
             journal.record_before(change_id, seq, step, current)
             journal.record_step(change_id, seq, "found", after=current)
@@ -162,7 +168,10 @@ def _wait(change_id: int, seq: int, step: Step, executor: Executor, journal: Jou
     deadline = time.monotonic() + step.timeout
     polls = 0
     while True:
-        current = executor.read(step)
+        try:
+            current = executor.read(step)
+        except Exception as exc:    # an unreadable condition is not met: keep polling until the deadline
+            current = {"unreadable": str(exc)}
         polls += 1
         if executor.same(current, step.after):
             journal.record_step(change_id, seq, "verified", after=current)
@@ -260,7 +269,7 @@ def undo_change(change_id: int, executors: Executors, journal: Journal,
         executor = executor_for(executors, s.step)
         if executor.same(executor.read(s.step), s.before):
             journal.record_step(change_id, s.seq, "undone")
-            notify(StepEvent(s.seq, s.step, "unchanged", "was never applied (interrupted run)"))
+            notify(StepEvent(s.seq, s.step, "unchanged", "already in its before-state: nothing to undo"))
             continue
         notify(StepEvent(s.seq, s.step, "undoing"))
         note = _reverse(s.step, s.before, executors)

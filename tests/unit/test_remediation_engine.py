@@ -214,3 +214,35 @@ def test_a_change_killed_mid_step_is_undone_from_the_journal(tmp_path, fault, b_
     expected = "unchanged" if not b_written else "undone"
     assert [e.state for e in events if e.state in ("unchanged", "undone")] == [expected]
     journal.close()
+
+
+def test_a_target_that_cannot_be_read_mid_plan_undoes_what_was_applied(tmp_path, journal):
+    class GoesAway(MemoryExecutor):
+        """`c` answers the check before anything is written, then stops answering."""
+        reads_of_c = 0
+
+        def read(self, step):
+            if step.target == "c":
+                self.reads_of_c += 1
+                if self.reads_of_c > 1:
+                    raise ConnectionError("server stopped answering")
+            return super().read(step)
+
+    memory = GoesAway(tmp_path / "s.json")
+    with pytest.raises(ChangeFailed, match="reading c failed: server stopped answering; 2 applied"):
+        apply_plan(plan_of(setting("a"), setting("b"), setting("c")), {"mem": memory}, journal)
+    assert memory.writes == [("apply", "a"), ("apply", "b"), ("restore", "b"), ("restore", "a")]
+    assert journal.changes()[0].status == "rolled-back"
+
+
+def test_a_wait_whose_condition_cannot_be_read_times_out_and_rolls_back(memory, journal):
+    class Down(MemoryExecutor):
+        def read(self, step):
+            raise ConnectionError("WinRM: connection refused")
+
+    wait = Step(id="w", title="MSExchangeIS running", action="svc.state", target="L12EX1", before={},
+                after={"running": True}, preview="", mode="wait", interval=0.01, timeout=0.05)
+    with pytest.raises(ChangeFailed, match="connection refused"):
+        apply_plan(plan_of(setting("a"), wait), {"mem": memory, "svc": Down(memory.path)}, journal)
+    assert memory.states()["a"] == ABSENT
+    assert journal.changes()[0].status == "rolled-back"
