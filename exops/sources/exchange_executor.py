@@ -3,6 +3,8 @@
 - `winrm.restart-service` (act): restarts MSExchangeIS, MSExchangeRPC or MSExchangeAB; its state
   is whether the service started after the plan was made, so a restart someone else did since
   counts as done and a plan is never stale because of one. It cannot be undone.
+- `winrm.service-state` (wait): a service's state as Windows reports it (`Running` once a
+  restarted service is up again).
 - `winrm.free-busy-folder` (wait): the store's proof that free/busy works again for a
   legacyExchangeDN prefix: `SCHEDULE+ FREE BUSY\\EX:<prefix>` exists and event 3047 naming it
   was logged since the plan was made.
@@ -38,6 +40,9 @@ class ExchangeExecutor:
             services = self.shell.run("services")["services"]
             started = next((parse_time(s.get("started")) for s in services if s["name"] == step.params["service"]), None)
             return {"restarted": bool(started and started > since)}
+        if step.action == "winrm.service-state":
+            services = self.shell.run("services")["services"]
+            return {"state": next((str(s["state"]) for s in services if s["name"] == step.params["service"]), "")}
         if step.action == "winrm.free-busy-folder":
             since = datetime.fromisoformat(step.params["since"])
             prefix = fold(step.params["dn"])
