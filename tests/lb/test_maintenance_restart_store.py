@@ -12,7 +12,7 @@ import yaml
 
 from exops.journal import Journal
 from exops.lab.client_load import ClientLoad
-from exops.lab.haproxy import LabState, restart_backend
+from exops.lab.haproxy import LabState, restart_backend, restart_balanced_backend
 from tests.lb.conftest import wait_until
 from tests.lb.test_lb_commands import admin, exops
 from tests.winrm.lab import PASSWORD_ENV, exchange_lab
@@ -81,3 +81,7 @@ def test_a_store_that_fails_to_start_undoes_the_drain(lab_config, balancer):
         assert change.status == "rolled-back"
     finally:
         restart_backend(Path(balancer.directory), "L12EX1")
+
+
+def test_without_a_running_lab_balancer_a_store_restart_restarts_no_backend(tmp_path):
+    assert restart_balanced_backend(tmp_path, "L12EX1") is False
