@@ -185,8 +185,8 @@ def maintenance(ctx, server, action, balancer, timeout, force, dry_run, yes) -> 
 
     One journaled change: drain → wait for sessions → maintenance → ACTION → verify SERVER
     answers on every port → ready → wait for health UP. If a step fails the drain is undone.
-    Actions: restart-backend (the lab's emulated CAS); others come with their modules
-    (restart-store with the Exchange servers' support).
+    Actions: restart-store (MSExchangeIS over WinRM, then wait until it runs; needs the
+    exchange: section), restart-backend (the lab's emulated CAS endpoints, lab only).
     """
     if len(action) != 1:
         raise click.UsageError("give one action after --, e.g. exops maintenance L12EX1 -- restart-store")

@@ -10,6 +10,9 @@ the fix is done when the store says so, not when the command returned. `exops fi
 The restart is an `act` step that cannot be undone (there is no "unrestart"); its state is
 whether MSExchangeIS started after the start time the facts saw, so a plan made before someone
 else restarted the store is refused as stale and one whose restart already happened finds it done.
+
+`exops maintenance SERVER -- restart-store` (registered here as a maintenance action) runs the
+same restart between the balancer's drain and enable, and waits until the store reports Running.
 """
 from __future__ import annotations
 
@@ -18,14 +21,17 @@ import json
 from exops import powershell
 from exops.dn import BadLegacyDN, fold, parse_admin_group_dn
 from exops.facts.directory import DirectoryFacts
-from exops.facts.exchange import ExchangeFacts, FREE_BUSY_ROOT, database_server
+from exops.facts.exchange import ExchangeFacts, FREE_BUSY_ROOT, ServerReport, database_server
 from exops.facts.store import Facts
+from exops.fixes.loadbalancer import maintenance_action
 from exops.plan import Plan, PlanError, Step
 from exops.registry import Param, fix
 
 STORE = "MSExchangeIS"
 WAIT_TIMEOUT = 600.0
 WAIT_INTERVAL = 5.0
+SERVICE_TIMEOUT = 300.0     # seconds for the store to report Running after a restart
+SERVICE_INTERVAL = 2.0
 MAINTENANCE_NOTE = ("the alternative is to wait for the store's maintenance cycle (up to 24 h, no "
                     "interruption): run the fix without --restart-store and check again tomorrow")
 
@@ -40,8 +46,8 @@ def script_preview(name: str, parameters: dict, session: str) -> str:
     return f"# {name}.ps1 ({session}), argument {json.dumps(parameters)}\n{body}"
 
 
-def store_restart_steps(facts: Facts, server: str, prefix: str) -> tuple[list[Step], list[str]]:
-    """Restart MSExchangeIS on `server`, then wait for the folder of `prefix` and event 3047."""
+def store_report(facts: Facts, server: str) -> ServerReport:
+    """The server's report, or why its store cannot be restarted by exops."""
     exchange = facts.get(ExchangeFacts)
     if exchange is None:
         raise StoreFixRefused(f"restarting the store needs the Exchange servers: {facts.why_missing(ExchangeFacts)}")
@@ -50,29 +56,59 @@ def store_restart_steps(facts: Facts, server: str, prefix: str) -> tuple[list[St
         known = ", ".join(r.server for r in exchange.servers) or "none"
         raise StoreFixRefused(f"{server} is not a configured Exchange server (configured: {known}); add it "
                               "under exchange.servers to restart its store")
+    return report
+
+
+def restart_step(report: ServerReport, why: str) -> Step:
+    """Restart MSExchangeIS on the report's server, read back as "started after the start time
+    the facts saw"."""
+    server = report.server
     started = next((s.started for s in report.services or () if s.name == STORE), None)
     if started is None:
-        why = report.failures.get("services", "services.ps1 gave no start time for MSExchangeIS")
-        raise StoreFixRefused(f"cannot tell when {STORE} on {server} last started: {why}")
-    since = started.isoformat()
-    restart = Step(
+        why_not = report.failures.get("services", "services.ps1 gave no start time for MSExchangeIS")
+        raise StoreFixRefused(f"cannot tell when {STORE} on {server} last started: {why_not}")
+    return Step(
         id=f"restart-store-{server}", title=f"Restart the Information Store on {server}",
         action="winrm.restart-service", target=f"{server}/{STORE}", endpoint=server, mode="act",
         before={"restarted": False}, after={"restarted": True},
-        params={"service": STORE, "since": since},
-        preview=script_preview("restart-service", {"service": STORE}, report.session),
-        why=f"the store creates SCHEDULE+ FREE BUSY\\EX:{prefix} when it starts; this interrupts "
-            f"mailbox and public folder access on {server} for about a minute")
+        params={"service": STORE, "since": started.isoformat()},
+        preview=script_preview("restart-service", {"service": STORE}, report.session), why=why)
+
+
+def store_restart_steps(facts: Facts, server: str, prefix: str) -> tuple[list[Step], list[str]]:
+    """Restart MSExchangeIS on `server`, then wait for the folder of `prefix` and event 3047."""
+    report = store_report(facts, server)
+    restart = restart_step(report, f"the store creates SCHEDULE+ FREE BUSY\\EX:{prefix} when it starts; "
+                                          f"this interrupts mailbox and public folder access on {server} for "
+                                          "about a minute")
+    since, session = restart.params["since"], report.session
     proof = Step(
         id=f"await-folder-{server}", title=f"Wait for SCHEDULE+ FREE BUSY\\EX:{prefix} and event 3047",
         action="winrm.free-busy-folder", target=f"{FREE_BUSY_ROOT}\\EX:{prefix}", endpoint=server, mode="wait",
         before={}, after={"folder": True, "event_3047": True},
         params={"dn": prefix, "since": since},
-        preview=script_preview("public-folders", {}, report.session) + "\n"
-                + script_preview("events", {"since": since, "max_events": 1000}, report.session),
+        preview=script_preview("public-folders", {}, session) + "\n"
+                + script_preview("events", {"since": since, "max_events": 1000}, session),
         why="proof, not hope: the store logs 3047 once the folder exists",
         interval=WAIT_INTERVAL, timeout=WAIT_TIMEOUT)
     return [restart, proof], [f"{STORE} on {server} will restart (interrupts service); {MAINTENANCE_NOTE}"]
+
+
+@maintenance_action("restart-store", title="restart the Information Store over WinRM and wait until it runs")
+def maintenance_restart_store(server: str, facts: Facts, live: list) -> list[Step]:
+    """`exops maintenance SERVER -- restart-store`: the restart while the balancer keeps clients
+    away, then a wait until MSExchangeIS reports Running (Restart-Service may return while the
+    service is still starting); the balancer steps after it verify the server answers."""
+    report = store_report(facts, server)
+    restart = restart_step(report, "the balancer sends this server no clients while its store restarts")
+    running = Step(
+        id=f"store-running-{server}", title=f"Wait until {STORE} on {server} is running again",
+        action="winrm.service-state", target=f"{server}/{STORE}", endpoint=server, mode="wait",
+        before={}, after={"state": "Running"}, params={"service": STORE},
+        preview=script_preview("services", {}, report.session),
+        why="a restart that leaves the store stopped must not put the server back in rotation",
+        interval=SERVICE_INTERVAL, timeout=SERVICE_TIMEOUT)
+    return [restart, running]
 
 
 def site_folder_server(directory: DirectoryFacts, prefix: str, pf_db: str | None = None) -> str:

@@ -45,6 +45,11 @@ def lab_dir(scenario_name: str) -> Path:
     return lab_home() / path_safe_name(scenario_name, "scenario name") / "dc"
 
 
+def balancer_dir(scenario_name: str) -> Path:
+    """Where the scenario's lab balancer keeps its state (beside the DC)."""
+    return lab_dir(scenario_name).parent / "balancer"
+
+
 def lab_up(scenario_name: str, config_dir: Path) -> tuple[LabStatus, Path]:
     """Start the scenario's lab DC (re-using a running one) and write its exops.lab.yaml."""
     scenario = load_scenario(scenario_name)
@@ -54,7 +59,8 @@ def lab_up(scenario_name: str, config_dir: Path) -> tuple[LabStatus, Path]:
         if target.exists():
             shutil.rmtree(target)
         fresh_copy(golden_dc(scenario), target).start(detached=True)
-    exchange = exchange_up(scenario.name, target.parent / "exchange", target) if scenario.servers else None
+    exchange = (exchange_up(scenario.name, target.parent / "exchange", target, balancer_dir(scenario.name))
+                if scenario.servers else None)
     config = write_lab_config(scenario, DCInfo.load(target), target, config_dir, exchange)
     balancer_up(scenario, target / CA_DIR, config)
     return lab_status(scenario.name), config
@@ -107,7 +113,7 @@ def balancer_up(scenario: Scenario, ca_dir: Path, config: Path) -> None:
         scenario_balancer(scenario)
     except ScenarioError:
         return   # a scenario without virtual services has no balancer
-    directory = lab_dir(scenario.name).parent / "balancer"
+    directory = balancer_dir(scenario.name)
     state = LabState.load(directory) if (directory / "balancer.json").is_file() else None
     if state is None or not (state.haproxy and state.haproxy.running):
         if state is not None:
@@ -128,7 +134,7 @@ def balancer_up(scenario: Scenario, ca_dir: Path, config: Path) -> None:
 
 def balancer_down(scenario_name: str) -> bool:
     from exops.lab.haproxy import LabState, stop_lab_balancer
-    directory = lab_dir(scenario_name).parent / "balancer"
+    directory = balancer_dir(scenario_name)
     if not (directory / "balancer.json").is_file():
         return False
     stop_lab_balancer(LabState.load(directory))

@@ -11,7 +11,9 @@ The store behaves as the seed describes: an Information Store restart (or `exops
 maintenance cycle) creates `SCHEDULE+ FREE BUSY\\EX:<legacyExchangeDN>` for every administrative
 group whose siteFolderServer names a public folder database on that server, logging 3047; every
 publish cycle (`tick`) logs 14031 on the mailbox servers for each prefix users carry that has no
-folder. Only exops's own scripts are answered (`exops.powershell.recognise`).
+folder. Only exops's own scripts are answered (`exops.powershell.recognise`). When the lab
+balancer runs, an Information Store restart also restarts that server's emulated CAS endpoints,
+so HAProxy sees the restart (`exops maintenance SERVER -- restart-store`).
 """
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ from exops import powershell
 from exops.dn import fold, is_deleted_reference
 from exops.facts.exchange import database_server
 from exops.lab.evtx_writer import EventSpec, write_evtx
+from exops.lab.haproxy import restart_balanced_backend
+from exops.lab.samba import LabError
 from exops.lab.scenario import Scenario, _free_busy
 from exops.lab.wsman import CommandResult
 
@@ -73,9 +77,10 @@ def powershell_json(value: Any) -> str:
 class ExchangeLab:
     """The emulated organisation in `state_path`, with the directory it reads from."""
 
-    def __init__(self, state_path: Path, directory=None):
+    def __init__(self, state_path: Path, directory=None, balancer: Path | None = None):
         self.path = Path(state_path)
         self.directory = directory          # () -> DirectoryFacts of the lab DC, read when needed
+        self.balancer = balancer            # the lab balancer's directory, when one may run
 
     # ------------------------------------------------------------ state
 
@@ -166,6 +171,8 @@ class ExchangeLab:
         name = str(parameters.get("service"))
         if name not in SERVICES:
             raise LabScriptError(f"exops restarts only {', '.join(SERVICES)}, not {name}")
+        if name == "MSExchangeIS" and self.balancer is not None:
+            self._restart_endpoints(server)
         now = _now()
         state = data["servers"][server]
         state["services"][name] = now.isoformat()
@@ -176,6 +183,15 @@ class ExchangeLab:
         if name == "MSExchangeIS":
             self._maintain(data, now, only=server)
         return {"name": name, "state": "Running"}
+
+    def _restart_endpoints(self, server: str) -> None:
+        """The store's restart as the balancer sees it: the server's emulated CAS endpoints go
+        away and come back (a store that fails to start fails the script, as Restart-Service does)."""
+        try:
+            restart_balanced_backend(self.balancer, server)
+        except LabError as exc:
+            raise LabScriptError(f"Failed to start service 'Microsoft Exchange Information Store (MSExchangeIS)' "
+                                 f"on {server}: {exc}") from None
 
     def _set_rpc_client_access(self, data: dict, server: str, parameters: dict) -> dict:
         name = str(parameters.get("database"))

@@ -209,6 +209,18 @@ def restart_backend(directory: Path, name: str) -> Process:
     return state.backends[name]
 
 
+def restart_balanced_backend(directory: Path, name: str) -> bool:
+    """Restart the emulated CAS of `name` when the lab balancer in `directory` runs one (what an
+    Information Store restart in the lab does to the balancer); False when there is none."""
+    if not (Path(directory) / STATE).is_file():
+        return False
+    state = LabState.load(Path(directory))
+    if not (state.haproxy and state.haproxy.running) or name not in state.backends:
+        return False
+    restart_backend(Path(directory), name)
+    return True
+
+
 def start_emulators(state: LabState, ca_dir: Path, password: str) -> None:
     """The KEMP and F5 API emulators over this HAProxy, each on its own address's port 443
     (not the VIP: the seed wants the admin interface off the service's IP:443)."""

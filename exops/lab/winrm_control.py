@@ -30,8 +30,9 @@ def _settings(info: DCInfo, dc_target: Path) -> DirectorySettings:
                              password_env="EXOPS_LAB_PASSWORD", ca_file=str(dc_target / CA_DIR / "ca.pem"))
 
 
-def exchange_up(scenario: str, directory: Path, dc_target: Path, timeout: float = 60.0) -> LabMeta:
-    """Start (or keep) the scenario's WinRM endpoints; their LabMeta once they answer."""
+def exchange_up(scenario: str, directory: Path, dc_target: Path, balancer: Path, timeout: float = 60.0) -> LabMeta:
+    """Start (or keep) the scenario's WinRM endpoints; their LabMeta once they answer. A store
+    restart restarts the server's emulated CAS in `balancer` when the lab balancer runs there."""
     running = exchange_meta(directory)
     if running is not None and running.pid and _alive(directory, running.pid):
         return running
@@ -44,7 +45,7 @@ def exchange_up(scenario: str, directory: Path, dc_target: Path, timeout: float 
     try:
         process = subprocess.Popen(
             [sys.executable, "-m", "exops.lab.winrm_lab", str(directory), scenario, str(settings_file),
-             str(dc_target / CA_DIR)],
+             str(dc_target / CA_DIR), str(balancer)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             env={**os.environ, "EXOPS_LAB_PASSWORD": LAB_ADMIN_PASSWORD})
     finally:

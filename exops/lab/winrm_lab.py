@@ -96,11 +96,13 @@ class RunningExchangeLab:
 
 def start_exchange_lab(scenario: Scenario, directory: Path, settings: DirectorySettings, *, ca_dir: Path,
                        password: str = LAB_ADMIN_PASSWORD, auth: str = "ntlm", delay: float = 0.0,
-                       fresh: bool = True, servers: int | None = None) -> RunningExchangeLab:
+                       fresh: bool = True, servers: int | None = None,
+                       balancer: Path | None = None) -> RunningExchangeLab:
     """Serve the scenario's Exchange 2010 servers; `fresh` rebuilds the state from the scenario
-    and the directory. `servers` clones the first server that many times (the benchmark's 40)."""
+    and the directory. `servers` clones the first server that many times (the benchmark's 40).
+    `balancer`: the lab balancer's directory, whose emulated CAS a store restart restarts."""
     directory.mkdir(parents=True, exist_ok=True)
-    lab = ExchangeLab(directory / STATE, directory_reader(settings, password))
+    lab = ExchangeLab(directory / STATE, directory_reader(settings, password), balancer)
     if fresh or not lab.path.exists():
         state = initial_state(scenario, lab.directory, overrides=scenario_overrides(scenario))
         if servers:
@@ -151,11 +153,13 @@ def clone_servers(state: dict, count: int) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """`python -m exops.lab.winrm_lab <lab dir> <scenario> <dc settings json>`: serve until SIGTERM."""
+    """`python -m exops.lab.winrm_lab <lab dir> <scenario> <dc settings json> <ca dir> [<balancer dir>]`:
+    serve until SIGTERM."""
     directory, scenario_name, settings_file = Path(argv[0]), argv[1], Path(argv[2])
     settings = DirectorySettings(**json.loads(settings_file.read_text()))
     running = start_exchange_lab(load_scenario(scenario_name), directory, settings,
-                                 ca_dir=Path(argv[3]), password=os.environ.get("EXOPS_LAB_PASSWORD", LAB_ADMIN_PASSWORD))
+                                 ca_dir=Path(argv[3]), password=os.environ.get("EXOPS_LAB_PASSWORD", LAB_ADMIN_PASSWORD),
+                                 balancer=Path(argv[4]) if len(argv) > 4 else None)
     replace(running.meta, pid=os.getpid()).save(directory)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -3,6 +3,9 @@
 - `winrm.restart-service` (act): restarts MSExchangeIS, MSExchangeRPC or MSExchangeAB; its state
   is whether the service started after the plan was made, so a restart someone else did since
   counts as done and a plan is never stale because of one. It cannot be undone.
+- `winrm.service-state` (wait): a service's state as Windows reports it (`Running` once a
+  restarted service is up again); a server that does not answer meanwhile reads as such, so
+  the wait goes on (and its time limit undoes the change) instead of breaking off.
 - `winrm.free-busy-folder` (wait): the store's proof that free/busy works again for a
   legacyExchangeDN prefix: `SCHEDULE+ FREE BUSY\\EX:<prefix>` exists and event 3047 naming it
   was logged since the plan was made.
@@ -21,7 +24,7 @@ from datetime import datetime
 from exops.dn import fold, prefixes_named
 from exops.errors import ExopsError
 from exops.plan import State, Step
-from exops.sources.powershell import RemoteShell, parse_time
+from exops.sources.powershell import RemoteShell, ServerUnreachable, parse_time
 
 
 class ExchangeStepError(ExopsError):
@@ -38,6 +41,12 @@ class ExchangeExecutor:
             services = self.shell.run("services")["services"]
             started = next((parse_time(s.get("started")) for s in services if s["name"] == step.params["service"]), None)
             return {"restarted": bool(started and started > since)}
+        if step.action == "winrm.service-state":
+            try:
+                services = self.shell.run("services")["services"]
+            except ServerUnreachable as exc:
+                return {"state": "", "unanswered": str(exc)}
+            return {"state": next((str(s["state"]) for s in services if s["name"] == step.params["service"]), "")}
         if step.action == "winrm.free-busy-folder":
             since = datetime.fromisoformat(step.params["since"])
             prefix = fold(step.params["dn"])

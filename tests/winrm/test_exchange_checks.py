@@ -1,6 +1,7 @@
 """The server checks and the store fix as pure functions of facts built by hand."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
@@ -11,6 +12,7 @@ from exops.facts.exchange import (ExchangeFacts, FreeBusyFolder, OrgServer, Publ
                                   ServiceState)
 from exops.facts.serde import from_data, to_data
 from exops.facts.store import Facts
+from exops.fixes.loadbalancer import maintenance_actions
 from exops.fixes.store import StoreFixRefused, plan_restart_store
 from exops.fixes.freebusy import plan_freebusy
 from exops.model import Severity
@@ -94,6 +96,20 @@ def test_restart_store_waits_for_the_proof_and_cannot_be_undone():
     assert "Restart-Service -Name $name -Force" in restart.preview
     assert (wait.mode, wait.after, wait.timeout) == ("wait", {"folder": True, "event_3047": True}, 600.0)
     assert "cannot be undone" in plan.describe() and "maintenance cycle" in plan.describe()
+
+
+def test_restart_store_as_a_maintenance_action_restarts_then_waits_until_it_runs():
+    action = maintenance_actions()["restart-store"]
+    restart, running = action.steps("L12EX1", Facts(ExchangeFacts((report(),))), [])
+    assert (restart.action, restart.mode, restart.executor, restart.compensate) == (
+        "winrm.restart-service", "act", "winrm:L12EX1", None)
+    assert restart.params == {"service": "MSExchangeIS", "since": "2026-11-27T00:00:00+00:00"}
+    assert (running.action, running.mode, running.executor, running.after) == (
+        "winrm.service-state", "wait", "winrm:L12EX1", {"state": "Running"})
+    with pytest.raises(StoreFixRefused, match="L12EX2 is not a configured Exchange server"):
+        action.steps("L12EX2", Facts(ExchangeFacts((report(),))), [])
+    with pytest.raises(StoreFixRefused, match="cannot tell when MSExchangeIS on L12EX1 last started"):
+        action.steps("L12EX1", Facts(ExchangeFacts((replace(report(), services=()),))), [])
 
 
 def test_freebusy_with_restart_store_prefers_a_database_whose_store_exops_can_restart():

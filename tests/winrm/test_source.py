@@ -11,7 +11,9 @@ from exops.config import ExchangeSettings, ServerSettings
 from exops.errors import Cancelled
 from exops.facts.exchange import ExchangeFacts
 from exops.lab.wsman import CommandResult
+from exops.plan import Step
 from exops.sources.exchange import ExchangeServerSource, Fanout
+from exops.sources.exchange_executor import ExchangeExecutor
 from exops.sources.powershell import RemoteShell, ScriptFailed
 from exops.sources.source import collect_from
 
@@ -109,3 +111,19 @@ def test_a_transport_this_machine_cannot_use_says_what_to_install(endpoint, lab_
     remote = RemoteShell(exchange.servers[0], exchange, None)
     with pytest.raises(ExchangeError, match=r"pywinrm\[kerberos\]"):
         remote.run("server")
+
+
+def test_a_store_restart_wait_reads_a_server_that_stopped_answering_and_goes_on(endpoint, lab_tls):
+    running = {"script": "services", "session": "snap-in", "computer": "EX1",
+               "services": [{"name": "MSExchangeIS", "state": "Running", "started": None}]}
+    server = endpoint(answering(running))
+    exchange = settings(lab_tls, server)
+    executor = ExchangeExecutor(RemoteShell(exchange.servers[0], exchange, LAB_PASSWORD))
+    wait = Step(id="w", title="wait", action="winrm.service-state", target="EX1/MSExchangeIS", endpoint="EX1",
+                mode="wait", before={}, after={"state": "Running"}, params={"service": "MSExchangeIS"}, preview="")
+    assert executor.same(executor.read(wait), wait.after)
+    executor.shell.close()
+    server.stop()
+    gone = executor.read(wait)
+    assert gone["state"] == "" and "does not answer" in gone["unanswered"]
+    assert not executor.same(gone, wait.after)
