@@ -24,7 +24,10 @@ def wait_until(condition: Callable[[], bool], timeout: float = 20.0, what: str =
 
 
 def all_up(driver: HAProxyDriver) -> bool:
-    return all(s.status == "UP" and s.admin == "ready" for vs in driver.read().services for s in vs.servers)
+    """Every real server UP, ready, and past its first health check (HAProxy says `* INI` while
+    a check it starts with a server is still running)."""
+    return all(s.status == "UP" and s.admin == "ready" and "INI" not in s.check
+               for vs in driver.read().services for s in vs.servers)
 
 
 @pytest.fixture(scope="module")
