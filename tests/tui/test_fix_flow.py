@@ -147,6 +147,27 @@ async def test_history_reads_the_journal_and_undo_wants_the_change_id(journaled_
         assert history.changes[0].status == "applied"
 
 
+async def test_undo_says_what_it_does_with_actions_and_waits(tmp_path, monkeypatch):
+    """A drain is undone by its enable, a restart is left as it is, a wait has nothing to undo:
+    the confirmation says so for each, not "restore"."""
+    from tests.unit.test_undo_notes import journal_with_every_mode
+    journal_with_every_mode(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    app = ExopsApp(config_path="exops.yaml")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("h")
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.changes)
+        await pilot.press("u")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        body = " ".join(plain(app.screen.query_one("#confirm-body").content, 200).split())
+        assert "leave L12EX1/restart · cannot be undone: a restart has no inverse; left as it is" in body
+        assert "skip L12EX1/wait · a wait: nothing to undo" in body
+        assert "run L12EX1/drain · undone by: enable L12EX1 in Exchange-RPC" in body
+        assert "restore L12EX1/port" in body, body
+        await pilot.press("escape")
+
+
 async def test_a_password_missing_from_the_environment_is_never_prompted_for(tmp_path, monkeypatch):
     monkeypatch.delenv("EXOPS_TEST_NO_SUCH_PASSWORD", raising=False)
     config = tmp_path / "exops.yaml"
