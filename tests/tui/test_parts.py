@@ -172,6 +172,17 @@ def test_the_cli_command_names_the_sessions_config_or_bundle():
     assert "'/my configs/x.yaml'" in cli_command(suggestion(), config_path="/my configs/x.yaml")
 
 
+def test_the_fix_screen_and_the_report_suggest_the_same_command_for_a_bundle():
+    """One rule (advice.context_words) for both: a bundle's command is a dry run on that bundle;
+    live, the report adds --dry-run and the fix screen, whose plan is on the screen, does not."""
+    from exops.advice import context_words, in_words
+    from exops.tui.screens.fix import cli_command
+    assert cli_command(suggestion(), bundle="/evidence/eu.zip") == \
+        in_words(suggestion(), *context_words(bundle="/evidence/eu.zip"))
+    assert in_words(suggestion(), *context_words(config_path="/etc/exops/prod.yaml")) == \
+        cli_command(suggestion(), config_path="/etc/exops/prod.yaml") + " --dry-run"
+
+
 def test_applying_asks_for_the_ag_name_or_the_word_apply():
     from exops.plan import Plan
     from exops.tui.screens.fix import confirmation_word
