@@ -188,16 +188,26 @@ def events(paths: tuple[str, ...], fmt: str, backend: str) -> None:
 
     Reads .evtx files (damaged ones too) or `wevtutil qe Application /f:xml` exports and lists,
     per file, the records read, the records skipped with the reason, and the free/busy events
-    found (14031, 8207, 3047) grouped by DN and server with counts and first/last seen.
+    found (14031, 8207, 3047) grouped by DN and server with counts and first/last seen. A file
+    that cannot be read is one error line; the others are still read, and the exit code is 3.
     """
     from exops.console import print_scans, scans_json
+    from exops.errors import ExopsError
     from exops.sources.eventlog import scan_log
+    scans, unreadable = [], {}
     with scan_progress(quiet=fmt == "json") as progress:
-        scans = [scan_log(p, backend=backend, progress=progress.hook(p)) for p in paths]
+        for path in paths:
+            try:
+                scans.append(scan_log(path, backend=backend, progress=progress.hook(path)))
+            except ExopsError as exc:
+                show_error(exc)
+                unreadable[path] = str(exc)
     if fmt == "json":
-        click.echo(scans_json(scans))
+        click.echo(scans_json(scans, unreadable))
     else:
         print_scans(scans)
+    if unreadable:
+        sys.exit(UNKNOWN)
 
 
 @cli.command("check")

@@ -215,6 +215,7 @@ def undo(ctx, change_id: int, yes: bool) -> None:
     (enable); those that have none at all (a restart) are left as they are and said so.
     """
     from exops.collect import load_live_config
+    from exops.reversal import undo_note
     from exops.workbench import Workbench
     with Workbench.from_config(load_live_config(ctx.find_root().obj.get("config_path"))) as bench:
         change = bench.journal.change(change_id)
@@ -222,8 +223,9 @@ def undo(ctx, change_id: int, yes: bool) -> None:
             console.print(f"change {change.id}: {markup(change.fix)} {markup(json.dumps(change.plan.params))} "
                           f"({change.status})", highlight=False)
             for s in change.steps:
-                console.print(f"  {s.seq}. {markup(s.step.title)}: back to {markup(json.dumps(s.before))}",
-                              highlight=False)
+                note = undo_note(s.step)
+                what = note[1] if note else f"back to {json.dumps(s.before)}"
+                console.print(f"  {s.seq}. {markup(s.step.title)}: {markup(what)}", highlight=False)
         _confirm(yes, f"Undo change {change_id}?")
         undone = bench.undo(change_id, progress=_show_event)
     console.print(f"change {undone.id}: {undone.status}")

@@ -118,12 +118,15 @@ def check_progress(quiet: bool = False) -> Iterator[Callable | None]:
         yield hook
 
 
-def scans_json(scans: list[LogScan]) -> str:
-    """The `exops events --format json` contract: per file, read, skipped with reasons, events."""
+def scans_json(scans: list[LogScan], unreadable: dict[str, str] | None = None) -> str:
+    """The `exops events --format json` contract: per file, read, skipped with reasons, events;
+    then each file that could not be read at all, with why."""
     return json.dumps({"files": [
         {"path": s.path, "backend": s.backend, "records_read": s.records_read,
          "records_skipped": s.records_skipped, "skipped": s.skipped, "notes": list(s.notes),
-         "events": [to_data(g) for g in s.groups]} for s in scans]}, indent=2)
+         "events": [to_data(g) for g in s.groups]} for s in scans],
+        "unreadable": [{"path": path, "error": error} for path, error in (unreadable or {}).items()]},
+        indent=2)
 
 
 WIDE = 120

@@ -55,20 +55,33 @@ class ExopsApp(WorkerOutcomes, App):
     TITLE = "exops"
     MODES = SCREENS_BY_MODE
     DEFAULT_MODE = "overview"
-    COMMANDS = App.COMMANDS | {TriageCommands}
+    COMMANDS = {TriageCommands}  # exops's commands first, then Textual's (commands.py)
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     BINDINGS = [
-        Binding("o", "go('overview')", "Overview", id="exops.overview"),
-        Binding("f", "go('findings')", "Findings", id="exops.findings"),
-        Binding("t", "go('timeline')", "Timeline", id="exops.timeline"),
-        Binding("h", "go('history')", "History", id="exops.history"),
-        Binding("s", "go('servers')", "Servers", id="exops.servers", show=False),
-        Binding("b", "balancers", "Balancers", id="exops.balancers", show=False),
-        Binding("e", "export", "Export", id="exops.export"),
-        Binding("r", "rerun", "Re-run checks", id="exops.rerun", show=False),
-        Binding("question_mark", "help", "Help", id="exops.help", key_display="?"),
-        Binding("q", "quit", "Quit", id="exops.quit"),
+        Binding("o", "go('overview')", "Overview", id="exops.overview",
+                tooltip="What is triaged, what was read from it, the checks and the worst findings"),
+        Binding("f", "go('findings')", "Findings", id="exops.findings",
+                tooltip="Every finding, worst first, with its proof and the fixes for it"),
+        Binding("t", "go('timeline')", "Timeline", id="exops.timeline",
+                tooltip="Free/busy events 14031, 8207 and 3047 per day for each DN"),
+        Binding("h", "go('history')", "History", id="exops.history",
+                tooltip="The changes made in the live environment, and undo"),
+        Binding("s", "go('servers')", "Servers", id="exops.servers", show=False,
+                tooltip="The Exchange servers: what each answered, or why not"),
+        Binding("b", "balancers", "Balancers", id="exops.balancers", show=False,
+                tooltip="Load balancers live: health and sessions per service and real server"),
+        Binding("e", "export", "Export", id="exops.export",
+                tooltip="Write the findings as HTML, Markdown, JSON, CSV, JUnit or text"),
+        Binding("r", "rerun", "Re-run checks", id="exops.rerun", show=False,
+                tooltip="Read the evidence and run every check again"),
+        Binding("ctrl+s", "screenshot", "Screenshot", id="exops.screenshot", show=False,
+                priority=True,  # priority: on modal screens (fix, export) too
+                tooltip="Save the screen as an SVG picture (in Downloads, else here)"),
+        Binding("question_mark", "help", "Help", id="exops.help", key_display="?",
+                tooltip="Every key, and what each screen is for"),
+        Binding("q", "quit", "Quit", id="exops.quit",
+                tooltip="Leave exops (not while a change is being applied)"),
     ]
 
     session: reactive[Session] = reactive(Session, always_update=True)
@@ -222,6 +235,23 @@ class ExopsApp(WorkerOutcomes, App):
             return
         await super().action_quit()
 
+    # ------------------------------------------------------------ screenshot
+
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """The screen as SVG, in ~/Downloads when there is one, else in the working directory
+        (Textual's own delivery fails without a word there); says where, or why it could not."""
+        folder, note = screenshot_folder(path)
+        try:
+            written = self.save_screenshot(filename, str(folder), time_format)
+        except OSError as exc:
+            self.notify(f"could not write in {folder}: {exc.strerror or exc}",
+                        title="Screenshot not saved", severity="error", timeout=8, markup=False)
+            return None
+        self.notify(f"{note}{Path(written).resolve()}", title="Screenshot saved", timeout=8,
+                    markup=False)
+        return written
+
     # ------------------------------------------------------------ export
 
     def action_export(self, fmt: str = "html") -> None:
@@ -233,7 +263,9 @@ class ExopsApp(WorkerOutcomes, App):
         self.push_screen(ExportScreen(default_path(fmt), fmt, shown), self._export_chosen)
 
     def _export_chosen(self, request: ExportRequest | None) -> None:
-        if request is not None and self.session.report is not None:
+        if request is None:
+            self.notify("Export cancelled: nothing was written.", timeout=3)
+        elif self.session.report is not None:
             self.write_report(self.session.report, request)
 
     @work(thread=True, group="export", exit_on_error=False)
@@ -253,6 +285,18 @@ class ExopsApp(WorkerOutcomes, App):
         if isinstance(exc, OSError):
             error = f"could not write {exc.filename or 'the report'}: {exc.strerror or exc}"
         self.notify(error, title="Export failed", severity="error", timeout=10, markup=False)
+
+
+def screenshot_folder(path: str | None) -> tuple[Path, str]:
+    """(folder, what to tell about it): the folder asked for, else the user's Downloads, else
+    the working directory with a word on why."""
+    from platformdirs import user_downloads_path
+    if path:
+        return Path(path).expanduser(), ""
+    downloads = user_downloads_path()
+    if downloads.is_dir():
+        return downloads, ""
+    return Path.cwd(), f"{downloads} does not exist, so in the working directory: "
 
 
 def default_path(fmt: str) -> Path:

@@ -46,7 +46,7 @@ async def test_a_bundle_plan_is_a_dry_run_with_no_apply_and_saves_for_exops_appl
         assert "$ exops --config exops.yaml apply FILE" in text
         assert "Dry run from the bundle" in status_text(fix)
 
-        # Apply is not offered at all: not in the footer, not in the palette, the key does nothing.
+        # Apply is not offered: not in the footer, not in the palette; the key says why not.
         assert fix.check_action("apply", ()) is False
         footer = screen_text(app).splitlines()[-1]
         assert "Apply" not in footer and "Save plan" in footer
@@ -56,6 +56,8 @@ async def test_a_bundle_plan_is_a_dry_run_with_no_apply_and_saves_for_exops_appl
         await pilot.press("a")
         await pilot.pause()
         assert app.screen is fix
+        assert notes and notes[-1].startswith("Bundles are evidence: nothing is applied from one.")
+        assert "exops --config exops.yaml apply FILE" in notes[-1]
 
         await pilot.press("w")
         await pilot.pause()
@@ -69,6 +71,28 @@ async def test_a_bundle_plan_is_a_dry_run_with_no_apply_and_saves_for_exops_appl
     assert saved.to_json() == fix.plan.to_json()
     assert saved.steps[0].after["attributes"]["legacyExchangeDN"] == [ORPHAN]
     assert notes and f"exops --config exops.yaml apply {target}" in notes[-1]
+
+
+async def test_the_plan_shows_each_steps_ldif_as_written_and_scrolls_it_sideways(litware_bundle):
+    """At 80 columns the folded LDIF is wider than the plan: it is cropped and scrolled with left
+    and right, never wrapped, so what is read (and copied) is the LDIF exops writes."""
+    from exops.tui.widgets.steps import PreviewBlock
+    app = ExopsApp(bundle=str(litware_bundle))
+    async with app.run_test(size=(80, 24)) as pilot:
+        fix = await open_fix_for_the_orphan(app, pilot)
+        (block,) = fix.query(PreviewBlock)
+        shown = block.query_one(".preview").content
+        assert plain(shown, 200).splitlines() == fix.plan.steps[0].preview.splitlines()
+        assert fix.plan.steps[0].preview.splitlines()[1].startswith(" ")  # a fold, kept
+        assert block.max_scroll_x > 0 and block.scroll_x == 0
+        fix.query_one(PlanView).focus()
+        await pilot.press("right", "right")
+        await pilot.pause()
+        right = min(16, block.max_scroll_x)
+        assert block.scroll_x == right
+        await pilot.press("left")
+        await pilot.pause()
+        assert block.scroll_x == right - 8
 
 
 async def test_a_fix_that_needs_the_live_directory_is_refused_with_the_reason(litware_bundle):
@@ -145,6 +169,27 @@ async def test_history_reads_the_journal_and_undo_wants_the_change_id(journaled_
         await pilot.pause()
         assert app.screen is history and history.undoing is None and not app.changing
         assert history.changes[0].status == "applied"
+
+
+async def test_undo_says_what_it_does_with_actions_and_waits(tmp_path, monkeypatch):
+    """A drain is undone by its enable, a restart is left as it is, a wait has nothing to undo:
+    the confirmation says so for each, not "restore"."""
+    from tests.unit.test_undo_notes import journal_with_every_mode
+    journal_with_every_mode(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    app = ExopsApp(config_path="exops.yaml")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("h")
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.changes)
+        await pilot.press("u")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        body = " ".join(plain(app.screen.query_one("#confirm-body").content, 200).split())
+        assert "leave L12EX1/restart · cannot be undone: a restart has no inverse; left as it is" in body
+        assert "skip L12EX1/wait · a wait: nothing to undo" in body
+        assert "run L12EX1/drain · undone by: enable L12EX1 in Exchange-RPC" in body
+        assert "restore L12EX1/port" in body, body
+        await pilot.press("escape")
 
 
 async def test_a_password_missing_from_the_environment_is_never_prompted_for(tmp_path, monkeypatch):

@@ -172,6 +172,17 @@ def test_the_cli_command_names_the_sessions_config_or_bundle():
     assert "'/my configs/x.yaml'" in cli_command(suggestion(), config_path="/my configs/x.yaml")
 
 
+def test_the_fix_screen_and_the_report_suggest_the_same_command_for_a_bundle():
+    """One rule (advice.context_words) for both: a bundle's command is a dry run on that bundle;
+    live, the report adds --dry-run and the fix screen, whose plan is on the screen, does not."""
+    from exops.advice import context_words, in_words
+    from exops.tui.screens.fix import cli_command
+    assert cli_command(suggestion(), bundle="/evidence/eu.zip") == \
+        in_words(suggestion(), *context_words(bundle="/evidence/eu.zip"))
+    assert in_words(suggestion(), *context_words(config_path="/etc/exops/prod.yaml")) == \
+        cli_command(suggestion(), config_path="/etc/exops/prod.yaml") + " --dry-run"
+
+
 def test_applying_asks_for_the_ag_name_or_the_word_apply():
     from exops.plan import Plan
     from exops.tui.screens.fix import confirmation_word
@@ -179,13 +190,20 @@ def test_applying_asks_for_the_ag_name_or_the_word_apply():
     assert confirmation_word(Plan("freebusy-rewrite", {"dn": ORPHAN, "to_ag": "Amsterdam"}, ())) == "apply"
 
 
-def test_ldif_previews_are_unfolded_and_keep_every_line():
-    from exops.tui.widgets.steps import ldif_text, unfolded
-    folded = ("dn: CN=First Administrative Group,CN=Administrative Groups,CN=EUROPE,CN=Microso\n"
-              " ft Exchange,CN=Services\nchangetype: add\nlegacyExchangeDN: " + ORPHAN)
-    dn = "dn: CN=First Administrative Group,CN=Administrative Groups,CN=EUROPE,CN=Microsoft Exchange"
-    assert unfolded(folded) == [f"{dn},CN=Services", "changetype: add", f"legacyExchangeDN: {ORPHAN}"]
-    assert plain(ldif_text(folded, PALETTE), 200).splitlines()[2] == f"legacyExchangeDN: {ORPHAN}"
+def test_ldif_previews_keep_their_rfc_2849_folds_and_are_never_wrapped():
+    """What is shown is what ldifde reads: the fold (a continuation line starting with one space)
+    where ldiftext put it, and no new line break inside a value however narrow the view."""
+    from rich.console import Group
+
+    from exops.ldiftext import add_record
+    from exops.tui.widgets.steps import ldif_text
+    folded = "\n".join(add_record(f"CN=First Administrative Group,CN=Administrative Groups,CN=EUROPE,"
+                                  "CN=Microsoft Exchange,CN=Services", {"legacyExchangeDN": [ORPHAN]}))
+    assert folded.splitlines()[1].startswith(" ")  # the DN is folded
+    assert plain(ldif_text(folded, PALETTE), 200).splitlines() == folded.splitlines()
+    narrow = plain(Group(ldif_text(folded, PALETTE)), 40).splitlines()  # (print joins bare Texts)
+    assert len(narrow) == len(folded.splitlines())  # cropped at 40 columns, not wrapped
+    assert narrow[1] == folded.splitlines()[1][:40]
 
 
 def test_target_states_read_as_absent_or_their_attributes():

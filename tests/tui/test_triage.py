@@ -163,6 +163,31 @@ async def test_export_writes_the_report_where_the_user_typed(litware_bundle, tmp
     assert notes and str(target) in notes[-1]
 
 
+async def test_tab_then_enter_in_export_exports_and_cancel_says_so(litware_bundle, tmp_path):
+    """Tab from the path lands on Export (the first button), so Tab, Enter writes the report;
+    Cancel (or escape) says that nothing was written."""
+    app = ExopsApp(bundle=str(litware_bundle))
+    notes: list[str] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        app.notify = lambda message, **kw: notes.append(message)
+        await pilot.press("e")
+        await pilot.pause()
+        target = tmp_path / "tabbed.html"
+        app.screen.query_one("#export-path", Input).value = str(target)
+        await pilot.press("tab")
+        assert app.focused.id == "export-go"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert target.is_file() and str(target) in notes[-1]
+        await pilot.press("e")
+        await pilot.pause()
+        await pilot.press("tab", "tab", "enter")  # Cancel
+        await pilot.pause()
+        assert not isinstance(app.screen, ExportScreen)
+        assert notes[-1] == "Export cancelled: nothing was written."
+
+
 async def test_export_only_what_the_filter_shows(litware_bundle, tmp_path):
     app = ExopsApp(bundle=str(litware_bundle))
     async with app.run_test(size=(120, 40)) as pilot:
@@ -207,6 +232,26 @@ async def test_palette_offers_every_action_that_fits_the_screen(litware_bundle):
         await run["Timeline"]()
         await pilot.pause()
         assert isinstance(app.screen, TimelineScreen)
+
+
+async def test_palette_lists_exops_commands_first_with_what_they_do(litware_bundle):
+    app = ExopsApp(bundle=str(litware_bundle))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        commands = TriageCommands(app.screen).commands()
+        names = [name for name, _, _ in commands]
+        textual = names.index("Theme")  # Textual's own come after every exops command
+        assert {"Findings", "Export", "Screenshot", "Quit", "Findings of FB-ORPHAN-DN"} <= set(names[:textual])
+        assert names.count("Quit") == 1 and names.count("Screenshot") == 1  # exops's, not Textual's
+        helps = dict((name, help_text) for name, help_text, _ in commands)
+        assert helps["Findings"] == "Every finding, worst first, with its proof and the fixes for it · key f"
+        assert helps["Export as CSV"] == "Write the findings as CSV to a file you name"
+        assert all(help_text and not help_text.startswith("key ") for help_text in helps.values())
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.6)
+        shown = screen_text(app)
+        assert shown.index("Findings") < shown.index("Every finding, worst first") < shown.index("key f")
+        assert "Theme" not in shown  # further down: exops's commands fill the first screen
 
 
 async def test_palette_opens_and_runs_a_command(litware_bundle):
@@ -346,3 +391,36 @@ async def test_copy_gives_the_quoted_command_for_this_bundle(litware_bundle):
         await pilot.pause()
     assert copied and copied[0].startswith(f"exops fix freebusy --dn '{ORPHAN}' --bundle ")
     assert copied[0].endswith(" --dry-run")
+
+
+async def test_a_screenshot_without_a_downloads_folder_goes_to_the_working_directory(
+        litware_bundle, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.delenv("XDG_DOWNLOAD_DIR", raising=False)
+    work = tmp_path / "work"
+    work.mkdir()
+    app = ExopsApp(bundle=str(litware_bundle))
+    notes: list[tuple[str, str]] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        monkeypatch.chdir(work)
+        app.notify = lambda message, **kw: notes.append((kw.get("title", ""), message))
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        (picture,) = work.glob("*.svg")
+        assert notes[-1] == ("Screenshot saved", f"{home / 'Downloads'} does not exist, so in the "
+                             f"working directory: {picture}")
+        assert "Worst&#160;findings" in picture.read_text()  # the overview, as SVG
+
+        (home / "Downloads").mkdir()
+        await pilot.press("f", "ctrl+s")
+        await pilot.pause()
+        (saved,) = (home / "Downloads").glob("*.svg")
+        assert notes[-1] == ("Screenshot saved", str(saved))
+
+        app.deliver_screenshot(path=str(tmp_path / "nowhere"))
+        assert notes[-1][0] == "Screenshot not saved"
+        assert notes[-1][1] == f"could not write in {tmp_path / 'nowhere'}: No such file or directory"

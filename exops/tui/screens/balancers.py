@@ -49,8 +49,10 @@ def summary(facts: BalancerFacts) -> str:
 
 class BalancersScreen(Screen):
     BINDINGS = [
-        Binding("w", "toggle_watch", "Pause/resume", id="balancers.watch"),
-        Binding("r", "refresh_now", "Refresh", id="balancers.refresh"),
+        Binding("w", "toggle_watch", "Pause/resume", id="exops.balancers.watch",
+                tooltip="Stop or start reading the balancers every few seconds"),
+        Binding("r", "refresh_now", "Refresh", id="exops.balancers.refresh",
+                tooltip="Read the balancers now"),
     ]
 
     def __init__(self, read: Callable[[], BalancerFacts], interval: float = REFRESH):

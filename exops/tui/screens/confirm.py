@@ -23,7 +23,8 @@ from exops.tui.screens.export import problem_with
 class ConfirmScreen(ModalScreen[bool]):
     """Dismissed with True only after `word` was typed; the body says what exactly will happen."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="exops.confirm.cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="exops.confirm.cancel",
+                        tooltip="Close; nothing is changed")]
 
     def __init__(self, title: str, body: RenderableType, word: str, verb: str) -> None:
         super().__init__()
@@ -71,7 +72,8 @@ class ConfirmScreen(ModalScreen[bool]):
 class SavePlanScreen(ModalScreen[Path | None]):
     """A path for the plan file; `exops apply` applies exactly that plan later."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="exops.save_plan.cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="exops.save_plan.cancel",
+                        tooltip="Close; nothing is saved")]
 
     def __init__(self, path: Path, apply_command: str) -> None:
         super().__init__()

@@ -46,7 +46,8 @@ def problem_with(path: Path) -> str | None:
 class ExportScreen(ModalScreen[ExportRequest | None]):
     """Format buttons and a path; the extension follows the format and the format the extension."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="exops.export.cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="exops.export.cancel",
+                        tooltip="Close; nothing is written")]
 
     def __init__(self, path: Path, fmt: str, shown: tuple[Finding, ...] | None) -> None:
         super().__init__()
@@ -63,9 +64,9 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
                 yield Checkbox(f"Only the {len(self.shown)} findings the filter shows",
                                id="export-filtered")
             yield Label("", id="export-problem")
-            with Horizontal(id="export-buttons"):
+            with Horizontal(id="export-buttons"):  # Export first: Tab from the path, then Enter,
+                yield Button("Export", id="export-go", variant="primary")  # exports
                 yield Button("Cancel", id="export-cancel")
-                yield Button("Export", id="export-go", variant="primary")
 
     def on_mount(self) -> None:
         dialog = self.query_one("#export-dialog")

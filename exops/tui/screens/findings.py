@@ -68,18 +68,24 @@ class FindingsScreen(Screen):
         # `/` and `s` are shown where they act (the filter bar's label, the sorted column's ▾)
         # rather than in the footer, which keeps room at 80 columns for the fix and the screens.
         Binding("slash", "focus_filter", "Filter", id="exops.findings.filter", key_display="/",
-                priority=True, show=False),
+                priority=True, show=False,
+                tooltip="Type words that the ID, target, summary or evidence must hold"),
         Binding("enter", "filter_done", "Leave the filter", id="exops.findings.filter_done",
-                priority=True, show=False),
-        Binding("s", "cycle_sort", "Sort", id="exops.findings.sort", show=False),
-        Binding("x", "fix", "Fix…", id="exops.findings.fix"),
-        Binding("c", "copy_fix", "Copy fix", id="exops.findings.copy_fix", show=False),
-        Binding("escape", "back", "Step back", id="exops.findings.back", show=False),
+                priority=True, show=False, tooltip="Back to the table, keeping the filter"),
+        Binding("s", "cycle_sort", "Sort", id="exops.findings.sort", show=False,
+                tooltip="Sort the findings by the next column"),
+        Binding("x", "fix", "Fix…", id="exops.findings.fix",
+                tooltip="The fixes that resolve the highlighted finding, and their plan"),
+        Binding("c", "copy_fix", "Copy fix", id="exops.findings.copy_fix", show=False,
+                tooltip="Copy the command line that fixes the highlighted finding"),
+        Binding("escape", "back", "Step back", id="exops.findings.back", show=False,
+                tooltip="Leave the full-screen detail, then the filter"),
         *(Binding(key, f"toggle_severity('{severity.value}')", f"Show/hide {severity.value}",
-                  id=f"exops.findings.severity.{severity.value}", show=False)
+                  id=f"exops.findings.severity.{severity.value}", show=False,
+                  tooltip=f"Hide the {severity.value} findings, or show them again")
           for key, severity in SEVERITY_KEYS.items()),
         Binding("0", "all_severities", "Show every severity", id="exops.findings.severity.all",
-                show=False),
+                show=False, tooltip="Show the findings of every severity again"),
     ]
 
     def __init__(self) -> None:

@@ -46,6 +46,7 @@ from exops.tui.widgets.steps import (
     palette_of,
     parameters_table,
     plan_step_body,
+    preview_text,
     targets_table,
 )
 
@@ -60,13 +61,12 @@ VERBS = {"ldap.add": "create", "ldap.modify": "modify"}
 
 
 def cli_command(suggestion: Suggestion, config_path: str | None = None, bundle: str | None = None) -> str:
-    """The command line that plans the same fix: live with the session's --config, or a dry run
-    on the session's bundle."""
-    if bundle:
-        return f"{suggestion.command()} --bundle {shlex.quote(display_path(bundle))} --dry-run"
-    if config_path:
-        return suggestion.command(f"--config {shlex.quote(display_path(config_path))}")
-    return suggestion.command()
+    """The command line that plans the same fix: live with the session's --config (the plan is
+    on the screen: no --dry-run), or a dry run on the session's bundle; as a report suggests it."""
+    from exops.advice import context_words, in_words
+    return in_words(suggestion, *context_words(
+        bundle=display_path(bundle) if bundle else None,
+        config_path=display_path(config_path) if config_path else None, dry_run=False))
 
 
 def confirmation_word(plan: Plan) -> str:
@@ -91,13 +91,21 @@ def apply_summary(plan: Plan, where: str, palette) -> RenderableType:
 class FixScreen(WorkerOutcomes, ModalScreen[None]):
     TITLE = "Fix"
     BINDINGS = [
-        Binding("escape", "back", "Back", id="exops.fix.back"),
-        Binding("a", "apply", "Apply…", id="exops.fix.apply"),
-        Binding("w", "save", "Save plan…", id="exops.fix.save"),
-        Binding("p", "replan", "Plan again", id="exops.fix.replan"),
-        Binding("e", "edit_params", "Parameters…", id="exops.fix.params"),
-        Binding("c", "copy_command", "Copy command", id="exops.fix.copy", show=False),
-        Binding("m", "maximize_plan", "Full plan", id="exops.fix.maximize"),
+        Binding("escape", "back", "Back", id="exops.fix.back",
+                tooltip="Back to the findings (not while a change is being applied)"),
+        Binding("a", "apply", "Apply…", id="exops.fix.apply",
+                tooltip="Apply this plan to the live directory once you type the confirmation"),
+        Binding("a", "why_not_apply", show=False),  # when Apply is not offered: why not
+        Binding("w", "save", "Save plan…", id="exops.fix.save",
+                tooltip="Save this plan to a file that exops apply runs later, exactly"),
+        Binding("p", "replan", "Plan again", id="exops.fix.replan",
+                tooltip="Make the plan again from the directory as it is now"),
+        Binding("e", "edit_params", "Parameters…", id="exops.fix.params",
+                tooltip="Change the fix's parameters and plan again"),
+        Binding("c", "copy_command", "Copy command", id="exops.fix.copy", show=False,
+                tooltip="Copy the command line that makes the same plan"),
+        Binding("m", "maximize_plan", "Full plan", id="exops.fix.maximize",
+                tooltip="The plan on the whole screen; m again puts it back"),
     ]
 
     def __init__(self, finding: Finding, facts: Facts | None, session: Session,
@@ -288,7 +296,8 @@ class FixScreen(WorkerOutcomes, ModalScreen[None]):
         palette, view, states = palette_of(self.app), self.query_one(PlanView), states or {}
         view.show_steps(self.plan_header(plan),
                         [StepView(seq, step.title, *states.get(seq, (PLANNED, "")),
-                                  body=plan_step_body(step, palette))
+                                  body=plan_step_body(step, palette),
+                                  preview=preview_text(step, palette))
                          for seq, step in enumerate(plan.steps, 1)],
                         self.plan_footer(plan, suggestion))
         return view
@@ -331,6 +340,23 @@ class FixScreen(WorkerOutcomes, ModalScreen[None]):
             ConfirmScreen(f"Apply fix {plan.fix}", apply_summary(plan, where, palette_of(self.app)),
                           confirmation_word(plan), "Apply"),
             lambda confirmed: self.start_apply(plan) if confirmed else None)
+
+    def action_why_not_apply(self) -> None:
+        """`a` when there is nothing to apply says why, rather than doing nothing."""
+        if not self.session.live:
+            self.notify("Bundles are evidence: nothing is applied from one. Save this plan (w) and "
+                        f"run exops --config {PLACEHOLDER_CONFIG} apply FILE, or run the command "
+                        "below against the live directory.", title="Not applied",
+                        severity="warning", timeout=8, markup=False)
+        elif self.phase in ("applying", "verifying"):
+            self.notify("The change is being applied: its steps show here as they happen.",
+                        timeout=4, markup=False)
+        elif self.plan is not None and self.plan.noop:
+            self.notify("Nothing to apply: the directory is already as this fix would leave it.",
+                        timeout=4, markup=False)
+        else:
+            self.notify("There is no plan to apply yet: choose a fix and wait for its plan.",
+                        timeout=4, markup=False)
 
     def start_apply(self, plan: Plan) -> None:
         if plan is not self.plan or self.phase != "planned":
@@ -491,6 +517,8 @@ class FixScreen(WorkerOutcomes, ModalScreen[None]):
             return True if self.chosen is not None and self.phase not in ("planning",) and not busy else None
         if action == "back":
             return None if busy else True
+        if action == "why_not_apply":  # the second binding of `a`: only when Apply is not
+            return self.check_action("apply", ()) is not True
         if action == "copy_command":
             return True if self.chosen is not None else None
         return True

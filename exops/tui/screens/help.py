@@ -74,7 +74,8 @@ def keys_table(title: str, bindings: list[Binding], key_display: Callable[[Bindi
 class HelpScreen(ModalScreen[None]):
     """`sections` are (title, bindings) pairs, one small key table each, two to a row."""
 
-    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", id="exops.help.close")]
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", id="exops.help.close",
+                        tooltip="Close the help")]
 
     def __init__(self, sections: list[tuple[str, list[Binding]]]) -> None:
         super().__init__()

@@ -26,6 +26,7 @@ from textual.events import Resize, ScreenResume
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from exops.reversal import undo_note
 from exops.tui import messages
 from exops.tui.screens.confirm import ConfirmScreen
 from exops.tui.screens.findings import cut
@@ -42,7 +43,7 @@ from exops.tui.widgets.steps import (
 )
 
 if TYPE_CHECKING:
-    from exops.journal import Change
+    from exops.journal import Change, JournaledStep
 
 COLUMNS = {"id": "ID", "started": "Started (UTC)", "fix": "Fix", "status": "Status",
            "operator": "Operator", "params": "Parameters"}
@@ -86,11 +87,21 @@ def column_widths(total: int, changes: list[Change]) -> dict[str, int]:
     return {key: widths[key] for key in keys}
 
 
+def undo_row(step: JournaledStep) -> tuple[str, str]:
+    """(verb, target) for the undo confirmation: a state change is restored (or deleted, when
+    it made the target); an action or a wait says what undo does with it instead."""
+    note = undo_note(step.step)
+    if note is not None:
+        verb, what = note
+        return verb, f"{step.step.target} · {what}"
+    made = step.before.get("exists") is False  # an LDAP add; other states have no "exists"
+    return ("delete" if made else "restore"), step.step.target
+
+
 def undo_summary(change: Change, where: str, palette) -> RenderableType:
     """The undo confirmation's body: each target and what undo does to it."""
     steps = [s for s in reversed(change.steps) if s.status in LIVE_STEP]
-    lines = targets_table([("delete" if not s.before.get("exists") else "restore", s.step.target)
-                           for s in steps], palette)
+    lines = targets_table([undo_row(s) for s in steps], palette)
     if not steps:
         lines = Text("No step of this change is in effect: undo only records that.",
                      style=palette.muted)
@@ -99,16 +110,18 @@ def undo_summary(change: Change, where: str, palette) -> RenderableType:
                       (where or "the live directory", "bold"), ":"),
         Text(""), lines, Text(""),
         Text("Every target is read first: if someone changed one since this change, nothing is "
-             "undone. Each target goes back to the before-state the journal holds.",
+             "undone. Each target goes back to the before-state the journal holds; an action is "
+             "undone as listed.",
              style=palette.muted))
 
 
 class HistoryScreen(WorkerOutcomes, Screen):
     TITLE = "History"
     BINDINGS = [
-        Binding("u", "undo", "Undo…", id="exops.history.undo"),
+        Binding("u", "undo", "Undo…", id="exops.history.undo",
+                tooltip="Undo the highlighted change once you type its ID"),
         Binding("m", "maximize_change", "Full change", id="exops.history.maximize",
-                show=False),
+                show=False, tooltip="The change on the whole screen; m again puts it back"),
     ]
 
     def __init__(self) -> None:

@@ -24,7 +24,8 @@ from exops.registry import FixSpec
 class ParamsScreen(ModalScreen[dict | None]):
     """Change the parameters of a fix before planning it; dismisses with the new values."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="exops.params.cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="exops.params.cancel",
+                        tooltip="Close the form; the plan stays as it was")]
 
     def __init__(self, spec: FixSpec, values: dict, facts: Facts | None = None) -> None:
         super().__init__()

@@ -60,7 +60,7 @@ class CheckRow(Widget, can_focus=True):
             self.check_id = check_id
 
     BINDINGS = [Binding("enter", "choose", "The check's findings", id="exops.overview.open_check",
-                        show=False)]
+                        show=False, tooltip="The findings of the highlighted check")]
 
     def __init__(self, check: CheckState, id_width: int) -> None:
         super().__init__(id=f"check-{check.id}")

@@ -11,11 +11,14 @@ from rich.console import RenderableType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from exops.tui.widgets.steps import StepView
+from exops.tui.widgets.steps import PreviewBlock, StepView
+
+SIDEWAYS = 8  # columns per left or right key
 
 
 class PlanView(VerticalScroll):
-    """Focusable to scroll with the keys; maximizable to read a long plan full screen."""
+    """Focusable to scroll with the keys; maximizable to read a long plan full screen. Left and
+    right move the steps' LDIF sideways, together: the LDIF is never wrapped."""
 
     ALLOW_MAXIMIZE = True
 
@@ -31,6 +34,16 @@ class PlanView(VerticalScroll):
         else:
             self.screen.maximize(self)
             self.focus()
+
+    def action_scroll_left(self) -> None:
+        self._sideways(-SIDEWAYS)
+
+    def action_scroll_right(self) -> None:
+        self._sideways(SIDEWAYS)
+
+    def _sideways(self, columns: int) -> None:
+        for block in self.query(PreviewBlock):
+            block.scroll_relative(x=columns, animate=False)
 
     def show_text(self, text: RenderableType) -> None:
         self.steps = {}

@@ -12,7 +12,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import ScrollableContainer, Vertical
 from textual.widgets import Static
 
 from exops.journal import JournaledStep
@@ -50,33 +50,24 @@ def state_text(app, state: str) -> Text:
     return Text(f"{icon} {word:<{WORD_WIDTH}}", style=theme_colour(app, colour))
 
 
-def unfolded(ldif: str) -> list[str]:
-    """LDIF as a person reads it: folded continuation lines (a leading space) joined again."""
-    lines: list[str] = []
-    for line in ldif.splitlines():
-        if line.startswith(" ") and lines:
-            lines[-1] += line[1:]
-        else:
-            lines.append(line)
-    return lines
-
-
 def ldif_text(ldif: str, palette: Palette) -> Text:
-    """Attribute names muted, `dn:` and `changetype:` bold: the values are what to check."""
-    out = Text()
-    for index, line in enumerate(unfolded(ldif)):
+    """LDIF exactly as it will be written, folds and all (RFC 2849: a continuation line starts
+    with one space), so it pastes into ldifde as it is; attribute names muted, `dn:` and
+    `changetype:` bold. Never wrapped: a wrap would put a break inside a value."""
+    out, value_style = Text(no_wrap=True, overflow="crop"), ""
+    for index, line in enumerate(ldif.splitlines()):
         if index:
             out.append("\n")
         name, sep, value = line.partition(":")
+        if line.startswith(" "):  # a fold: the value goes on, in the style it began in
+            out.append(line, style=value_style)
+            continue
+        value_style = "bold" if name.lower() in ("dn", "changetype") else ""
         if not sep:
             out.append(line, style=palette.muted)
-        elif name.lower() in ("dn", "changetype"):
-            out.append(name + sep, style=f"bold {palette.accent}")
-            out.append(value, style="bold")
         else:
-            out.append(name + sep, style=palette.muted)
-            out.append(value)
-    out.overflow = "fold"
+            out.append(name + sep, style=f"bold {palette.accent}" if value_style else palette.muted)
+            out.append(value, style=value_style)
     return out
 
 
@@ -137,13 +128,22 @@ def parameters_table(params: dict, palette: Palette) -> Table:
 
 
 def plan_step_body(step: Step, palette: Palette) -> RenderableType:
-    """What a planned step will do: its action and target, why, and the LDIF it will write."""
+    """What a planned step will do: its action and target, and why; what it writes follows in a
+    `PreviewBlock`."""
     parts: list[RenderableType] = [
         Text.assemble((step.action, palette.accent), "  ", (step.target, "bold"), overflow="fold")]
     if step.why:
         parts.append(Text(step.why, style=palette.muted))
-    parts.append(Padding(ldif_text(step.preview, palette), (0, 0, 0, 2)))
-    return Padding(Group(*parts), (0, 0, 1, INDENT))
+    return Padding(Group(*parts), (0, 0, 0 if step.preview else 1, INDENT))
+
+
+def preview_text(step: Step, palette: Palette) -> Text | None:
+    """What a planned step writes, exactly: LDIF for the directory, else the script or call."""
+    if not step.preview:
+        return None
+    if step.kind == "ldap":
+        return ldif_text(step.preview, palette)
+    return Text(step.preview, no_wrap=True, overflow="crop")
 
 
 def journaled_step_body(step: JournaledStep, palette: Palette) -> RenderableType:
@@ -160,18 +160,30 @@ def journaled_step_body(step: JournaledStep, palette: Palette) -> RenderableType
     return Padding(grid, (0, 0, 1, INDENT))
 
 
+class PreviewBlock(ScrollableContainer, can_focus=False):
+    """One step's LDIF (or script), never wrapped: a line wider than the view scrolls sideways
+    (the mouse, or left and right in the plan, which move every block) rather than breaking
+    inside a value, so what is copied is what will be written."""
+
+    def __init__(self, preview: Text) -> None:
+        super().__init__(Static(preview, classes="preview"), classes="preview-block")
+
+
 class StepView(Vertical):
-    """`seq state title  (message)` on one line, the body under it; `show_state` repaints the line."""
+    """`seq state title  (message)` on one line, the body under it, then what the step writes
+    (a plan's steps); `show_state` repaints the line."""
 
     def __init__(self, seq: int, title: str, state: str, message: str = "", *,
-                 body: RenderableType) -> None:
+                 body: RenderableType, preview: Text | None = None) -> None:
         super().__init__(classes="step")
         self.seq, self.step_title, self.state, self.message = seq, title, state, message
-        self.body = body
+        self.body, self.preview = body, preview
 
     def compose(self) -> ComposeResult:
         yield Static(self._line(), classes="step-line")
         yield Static(self.body, classes="step-body")
+        if self.preview is not None:
+            yield PreviewBlock(self.preview)
 
     def show_state(self, state: str, message: str = "") -> None:
         self.state, self.message = state, message
