@@ -179,7 +179,8 @@ def demo(lab: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--backend", type=click.Choice(["auto", "python", "rust", "python-evtx"]), default="auto",
               show_default=True,
-              help="EVTX reader: the Rust `evtx` package when installed (exops[fast]), else pure Python. "
+              help="EVTX reader: auto and python are exops's own; rust has the Rust `evtx` package "
+                   "(pip install evtx) cross-check the free/busy records it finds. "
                    "python-evtx re-reads with the reference parser to cross-check a result: slow, and it "
                    "stops at damage (only the chunks the header counts, up to the first broken one).")
 @friendly(exit_code=3)

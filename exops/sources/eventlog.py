@@ -89,13 +89,13 @@ def rust_available() -> bool:
 
 
 def _evtx_backend(requested: str) -> str:
-    if requested in ("python", "python-evtx"):
-        return requested
-    if rust_available():
-        return "rust"
-    if requested == "rust":
-        raise EventLogError("the rust backend needs the `evtx` package (pip install 'exops[fast]')")
-    return "python"
+    """`auto` is exops's own reader: the Rust backend is a cross-check, not a speed-up
+    (docs/performance.md), so it runs only when asked for."""
+    if requested != "rust":
+        return "python" if requested == "auto" else requested
+    if not rust_available():
+        raise EventLogError("the rust backend needs the `evtx` package (pip install evtx)")
+    return "rust"
 
 
 def _workers(stream: BinaryIO, requested: int | None) -> int:

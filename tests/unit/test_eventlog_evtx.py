@@ -99,7 +99,7 @@ def test_auto_backend_and_explicit_backends_read_alike(dirty_log, backend):
     scan = scan_log(dirty_log, backend=backend)
     assert scan.backend == backend
     auto = scan_log(dirty_log)
-    assert auto.backend == ("rust" if rust_available() else "python")
+    assert auto.backend == "python"          # the Rust backend is a cross-check, run when asked
     assert replace(scan, backend="") == replace(auto, backend="")
 
 
