@@ -18,7 +18,7 @@ CHANGE_ID = click.IntRange(1, 2**63 - 1)      # the journal's SQLite INTEGER key
 HISTORY_LIMIT = click.IntRange(1, 1_000_000)
 
 
-def _show_event(event) -> None:
+def show_event(event) -> None:
     colour = {"verified": "green", "found": "cyan", "failed": "red", "undone": "yellow",
               "unchanged": "dim", "waiting": "dim"}.get(event.state, "white")
     console.print(f"  [{colour}]{markup(event.state):>9}[/] step {event.seq}: "
@@ -26,7 +26,7 @@ def _show_event(event) -> None:
                   + (f"  [dim]({markup(event.message, one_line=True)})[/]" if event.message else ""))
 
 
-def _confirm(yes: bool, question: str) -> None:
+def confirm_change(yes: bool, question: str) -> None:
     """Never change anything without a plan the user has seen or --yes."""
     if yes:
         return
@@ -48,8 +48,8 @@ def _report_verification(bench, plan) -> None:
 
 
 def _apply_and_verify(bench, plan, yes: bool) -> None:
-    _confirm(yes, f"Apply these {len(plan.steps)} step(s) to {bench.where}?")
-    result = bench.apply(plan, progress=_show_event)
+    confirm_change(yes, f"Apply these {len(plan.steps)} step(s) to {bench.where}?")
+    result = bench.apply(plan, progress=show_event)
     console.print(f"change {result.change_id}: {result.status} (undo with: exops undo {result.change_id})")
     if result.found:
         console.print("[cyan]found already in place (another run made it):[/] "
@@ -226,8 +226,8 @@ def undo(ctx, change_id: int, yes: bool) -> None:
                 note = undo_note(s.step)
                 what = note[1] if note else f"back to {json.dumps(s.before)}"
                 console.print(f"  {s.seq}. {markup(s.step.title)}: {markup(what)}", highlight=False)
-        _confirm(yes, f"Undo change {change_id}?")
-        undone = bench.undo(change_id, progress=_show_event)
+        confirm_change(yes, f"Undo change {change_id}?")
+        undone = bench.undo(change_id, progress=show_event)
     console.print(f"change {undone.id}: {undone.status}")
 
 

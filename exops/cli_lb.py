@@ -15,7 +15,7 @@ import click
 from exops.terminal import markup
 from rich.table import Table
 
-from exops.cli_changes import _confirm, _show_event
+from exops.cli_changes import confirm_change, show_event
 from exops.cli_edge import friendly
 from exops.console import console, error_console
 
@@ -103,8 +103,8 @@ def run_change(ctx, fix_name: str, params: dict, *, dry_run: bool, yes: bool) ->
         click.echo(plan.describe())
         if dry_run or plan.noop:
             return
-        _confirm(yes, f"Apply these {len(plan.steps)} step(s)?")
-        result = bench.apply(plan, progress=_show_event)
+        confirm_change(yes, f"Apply these {len(plan.steps)} step(s)?")
+        result = bench.apply(plan, progress=show_event)
         console.print(f"change {result.change_id}: {result.status} (undo with: exops undo {result.change_id})")
         if result.change_id is not None:
             report_persistence(bench.journal.change(result.change_id))

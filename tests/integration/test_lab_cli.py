@@ -1,22 +1,15 @@
 """`exops lab up|status|down`: a running lab that the rest of exops talks to as to any directory."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
+
+from tests.integration.lab_cli import lab_cli
 
 pytestmark = pytest.mark.samba
 
 
 def test_lab_up_check_status_down(tmp_path):
-    env = {**os.environ, "EXOPS_LAB_HOME": str(tmp_path / "home"), "EXOPS_LAB_PASSWORD": "Lab-Passw0rd!2011"}
-    env.pop("EXOPS_CONFIG", None)
-
-    def exops(*args):
-        return subprocess.run([sys.executable, "-m", "exops", *args], env=env, cwd=tmp_path,
-                              capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    exops = lab_cli(tmp_path)
 
     try:
         up = exops("lab", "up")

@@ -2,22 +2,17 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 import yaml
+
+from tests.integration.lab_cli import lab_cli
 
 pytestmark = pytest.mark.samba
 
 
 def test_lab_runs_the_exchange_servers_and_stops_them(tmp_path):
-    env = {**os.environ, "EXOPS_LAB_HOME": str(tmp_path / "home"), "EXOPS_LAB_PASSWORD": "Lab-Passw0rd!2011"}
-    env.pop("EXOPS_CONFIG", None)
-
-    def exops(*args):
-        return subprocess.run([sys.executable, "-m", "exops", *args], env=env, cwd=tmp_path,
-                              capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    exops = lab_cli(tmp_path)
 
     try:
         up = exops("lab", "up")

@@ -12,11 +12,11 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from exops.facts.exchange import ExchangeFacts
 from exops.facts.store import Facts
+from exops.tui.screens.session_view import SessionView
 from exops.tui.session import Session
 from exops.tui.widgets.severity import theme_colour
 
@@ -42,13 +42,8 @@ def server_rows(facts: Facts | None) -> list[tuple[str, str, str, str, str, str]
     return sorted(rows, key=lambda row: row[0].casefold())
 
 
-class ServersScreen(Screen):
+class ServersScreen(SessionView):
     TITLE = "Exchange servers"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.facts: Facts | None = None
-        self.drawn = False
 
     def compose(self) -> ComposeResult:
         yield Header(icon="≡")
@@ -58,17 +53,11 @@ class ServersScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#servers").border_title = "Exchange servers (WinRM)"
-        self.watch(self.app, "session", self.show, init=True)
-        self.app.theme_changed_signal.subscribe(self, lambda _: self.redraw())
 
-    def redraw(self) -> None:
-        self.drawn = False
-        self.show(self.app.session)
+    def drawn_from(self, session: Session) -> Facts | None:
+        return session.facts
 
-    def show(self, session: Session) -> None:
-        if self.drawn and session.facts is self.facts:
-            return
-        self.facts, self.drawn = session.facts, True
+    def draw(self, session: Session) -> None:
         self.query_one("#servers-table", Static).update(self.table(session))
 
     def table(self, session: Session):

@@ -7,10 +7,10 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from exops.facts.events import EventFacts
+from exops.tui.screens.session_view import SessionView
 from exops.tui.session import Session
 from exops.tui.widgets.event_chart import (
     EVENT_MEANING,
@@ -21,13 +21,8 @@ from exops.tui.widgets.event_chart import (
 from exops.tui.widgets.severity import theme_colour
 
 
-class TimelineScreen(Screen):
+class TimelineScreen(SessionView):
     TITLE = "Event timeline"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.events: EventFacts | None = None
-        self.drawn = False
 
     def compose(self) -> ComposeResult:
         yield Header(icon="≡")
@@ -37,18 +32,12 @@ class TimelineScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#timeline-charts").border_title = "Free/busy events per day (UTC)"
-        self.watch(self.app, "session", self.show, init=True)
-        self.app.theme_changed_signal.subscribe(self, lambda _: self.redraw())
 
-    def redraw(self) -> None:
-        self.drawn = False
-        self.show(self.app.session)
+    def drawn_from(self, session: Session) -> EventFacts | None:
+        return session.report.events if session.report else None
 
-    def show(self, session: Session) -> None:
-        events = session.report.events if session.report else None
-        if self.drawn and events is self.events:
-            return
-        self.events, self.drawn = events, True
+    def draw(self, session: Session) -> None:
+        events = self.drawn_from(session)
         charts = self.query_one("#timeline-charts", VerticalScroll)
         charts.remove_children()
         series = series_from(events)
