@@ -35,6 +35,13 @@ def printable(value: object, *, one_line: bool = False) -> str:
     return (_UNSAFE_LINE if one_line else _UNSAFE).sub(_visible, str(value).replace("\r\n", "\n"))
 
 
+def brief(value: object, limit: int = 160) -> str:
+    """A message as one line of at most `limit` characters, for errors that quote someone else's
+    (a server's, a parser's) words."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def json_safe(document: str) -> str:
     """JSON text with the same unsafe characters written as `\\uXXXX` escapes: a parser reads
     exactly the same data, a terminal or pager shows it safely, and it can be encoded."""

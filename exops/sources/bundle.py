@@ -34,6 +34,7 @@ from exops.facts.store import Facts, kind_named
 from exops.sources.eventlog import EventLogError
 from exops.sources.evidence import EvidenceError, NothingRead, read_member
 from exops.sources.ldif import LdifError
+from exops.terminal import brief
 
 SCHEMA_VERSION = 2
 MANIFEST = "manifest.json"
@@ -148,7 +149,7 @@ class _Bundle:
             raise self.fail(f"{MANIFEST}: expected \"format\": \"exops-bundle\"")
         version = manifest.get("schema_version")
         if type(version) is not int or not 1 <= version <= SCHEMA_VERSION:
-            raise self.fail(f"{MANIFEST}: schema_version {_short(repr(version))} is not one this "
+            raise self.fail(f"{MANIFEST}: schema_version {brief(repr(version), 120)} is not one this "
                             f"exops reads (it reads 1 to {SCHEMA_VERSION}); upgrade exops")
         directory, logs = manifest.setdefault("directory", None), manifest.setdefault("logs", [])
         if directory is not None and not isinstance(directory, str):
@@ -177,14 +178,14 @@ class _Bundle:
         parts = PurePosixPath(name).parts
         if not name or len(name) > MAX_NAME or name.startswith("/") or ".." in parts \
                 or "\\" in name or "\0" in name:
-            raise self.fail(f"{MANIFEST} lists {_short(repr(name))}, which is not a path inside "
+            raise self.fail(f"{MANIFEST} lists {brief(repr(name), 120)}, which is not a path inside "
                             "the bundle")
 
     def absent(self, name: str) -> BundleError:
         return self.fail(f"{name} is missing; is this a bundle made by 'exops collect'?")
 
     def missing(self, name: str) -> BundleError:
-        return self.fail(f"{MANIFEST} lists {_short(repr(name))}, which is not in the bundle")
+        return self.fail(f"{MANIFEST} lists {brief(repr(name), 120)}, which is not in the bundle")
 
 
 class _Folder(_Bundle):
@@ -239,7 +240,7 @@ class _Zip(_Bundle):
             raise
         except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
                 ValueError, OSError) as exc:    # OSError: offsets that seek before the file
-            raise self.fail(f"{name} is damaged ({_short(exc)})") from None
+            raise self.fail(f"{name} is damaged ({brief(exc, 120)})") from None
 
     def read(self, name: str, limit: int) -> bytes:
         try:
@@ -283,7 +284,7 @@ def _opened(path: Path) -> Iterator[_Bundle]:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
         raise BundleError(f"bundle {path}: expected a bundle folder or a .zip made by "
-                          f"'exops collect' ({_short(exc)})") from None
+                          f"'exops collect' ({brief(exc, 120)})") from None
     with archive, tempfile.TemporaryDirectory(prefix="exops-bundle-") as scratch:
         yield _Zip(path, archive, _zip_prefix(archive), Path(scratch))
 
@@ -316,14 +317,10 @@ def _json(data: bytes, fail: Callable[[str], BundleError], name: str):
     except RecursionError:
         raise fail(f"{name}: nested too deeply to be an exops file") from None
     except ValueError as exc:   # JSONDecodeError, UnicodeDecodeError, integers over 4300 digits
-        raise fail(f"{name}: not valid JSON ({_short(exc)})") from None
+        raise fail(f"{name}: not valid JSON ({brief(exc, 120)})") from None
 
 
 def _suffix(name: str) -> str:
     suffix = PurePosixPath(name).suffix.lower()
     return suffix if suffix.isascii() and suffix[1:].isalnum() and len(suffix) <= 8 else ""
 
-
-def _short(exc: object, limit: int = 120) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -43,6 +43,7 @@ from exops.facts.store import Facts
 from exops.sources.entries import ATTRIBUTES, DirectoryFactsBuilder
 from exops.sources.ldap_partitions import parallel_pages, usn_partitions
 from exops.errors import Cancelled, ExopsError
+from exops.terminal import brief
 
 PAGE_SIZE = 1000
 SEARCH_CONNECTIONS = 1           # connections reading the recipient scan's partitions at once
@@ -258,14 +259,14 @@ class DirectorySource:
         except lx.LDAPSocketReceiveError as exc:
             if "timed out" in str(exc).lower():
                 raise DirectoryTimeout(f"{url}: no answer within {timeout:g} s") from None
-            raise DirectoryUnreachable(f"{url}: the connection broke: {_short(exc)}") from None
+            raise DirectoryUnreachable(f"{url}: the connection broke: {brief(exc)}") from None
         except (lx.LDAPSessionTerminatedByServerError, lx.LDAPSocketSendError,
                 lx.LDAPSocketCloseError) as exc:
-            raise DirectoryUnreachable(f"{url}: the server closed the connection: {_short(exc)}") from None
+            raise DirectoryUnreachable(f"{url}: the server closed the connection: {brief(exc)}") from None
         except lx.LDAPPackageUnavailableError as exc:
-            raise DirectoryError(f"{url}: {_short(exc)}") from None
+            raise DirectoryError(f"{url}: {brief(exc)}") from None
         except lx.LDAPException as exc:
-            raise DirectoryError(f"{url}: {type(exc).__name__}: {_short(exc)}") from None
+            raise DirectoryError(f"{url}: {type(exc).__name__}: {brief(exc)}") from None
         except OSError as exc:
             raise DirectoryUnreachable(f"{url}: {exc.strerror or exc}") from None
 
@@ -283,7 +284,7 @@ class DirectorySource:
         if "refused" in low:
             return DirectoryUnreachable(f"{self.settings.url}: connection refused on "
                                         f"{self.host}:{self.port} (is the DC up, is the port right?)")
-        return DirectoryUnreachable(f"{self.settings.url}: cannot connect: {_short(exc)}")
+        return DirectoryUnreachable(f"{self.settings.url}: cannot connect: {brief(exc)}")
 
     def _tls_error(self, exc: Exception) -> DirectoryTLSError:
         ca = self.settings.ca_file or "the system trust store"
@@ -291,7 +292,7 @@ class DirectorySource:
         shown = (f"the server's certificate names {names}" if names
                  else "the server's certificate could not be read")
         reason = "untrusted certificate" if "verify failed" in str(exc).lower() else (
-            "certificate does not match the host" if "match" in str(exc).lower() else _short(exc))
+            "certificate does not match the host" if "match" in str(exc).lower() else brief(exc))
         return DirectoryTLSError(f"{self.settings.url}: TLS failed ({reason}) validating against {ca}; "
                                  f"{shown}")
 
@@ -633,11 +634,6 @@ def _quietly_unbind(conn: Connection) -> None:
         conn.unbind()
     except (lx.LDAPException, OSError):
         pass
-
-
-def _short(exc: Exception) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def _certificate_names(host: str, port: int, implicit_tls: bool, timeout: float) -> str | None:

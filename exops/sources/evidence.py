@@ -16,6 +16,7 @@ from exops.facts.store import FactKind, Facts
 from exops.sources.eventlog import scan_log
 from exops.sources.eventtally import NOTHING_READ
 from exops.sources.ldif import read_ldif_facts
+from exops.terminal import brief
 
 Activity = Callable[[str], None]
 
@@ -38,7 +39,7 @@ def read_member(kind: FactKind, path: Path, *, cancel: threading.Event | None = 
         except RecursionError:
             raise EvidenceError("nested too deeply to be an exops file") from None
         except ValueError as exc:   # bad JSON, bad UTF-8, absurd integers, or a field of the wrong type
-            raise EvidenceError(f"not valid {kind.name} facts ({' '.join(str(exc).split())[:120]})") from None
+            raise EvidenceError(f"not valid {kind.name} facts ({brief(exc, 120)})") from None
     if kind.name == "directory" and suffix in (".ldf", ".ldif"):
         return read_ldif_facts(path)
     if kind.name == "events":

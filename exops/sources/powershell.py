@@ -27,6 +27,7 @@ from exops.facts.exchange import (CasArray, ExchangeFacts, FreeBusyFolder, Mailb
                                   VirtualDirectory)
 from exops.facts.store import Facts
 from exops.sources.eventlog import ScanTally
+from exops.terminal import brief
 
 MAX_OUTPUT = 16 * 2**20           # bytes of JSON one script may return
 SCRIPT_TIMEOUT = 120.0            # seconds one script may run
@@ -173,25 +174,20 @@ class _translated:
         from winrm.exceptions import InvalidCredentialsError, WinRMError, WinRMTransportError, WSManFaultError
         name, url = self.server.name, self.server.url
         if isinstance(exc, requests.exceptions.SSLError):
-            raise ServerTLSError(f"{name}: the certificate of {url} is not trusted ({_reason(exc)}); give "
+            raise ServerTLSError(f"{name}: the certificate of {url} is not trusted ({brief(exc)}); give "
                                  "the issuing CA as exchange.ca_file") from None
         if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
-            raise ServerUnreachable(f"{name}: {url} does not answer ({_reason(exc)})") from None
+            raise ServerUnreachable(f"{name}: {url} does not answer ({brief(exc)})") from None
         if isinstance(exc, InvalidCredentialsError):
             raise ServerAuthFailed(f"{name}: {url} refused the credentials of {self.user}") from None
         if isinstance(exc, (WinRMTransportError, WSManFaultError)):
-            raise ServerGarbage(f"{name}: {url} answered an error: {_reason(exc)}") from None
+            raise ServerGarbage(f"{name}: {url} answered an error: {brief(exc)}") from None
         if isinstance(exc, WinRMError):      # raised before anything was sent: this machine's setup
-            raise ExchangeError(f"{name}: pywinrm cannot connect this way: {_reason(exc)} (Kerberos needs "
+            raise ExchangeError(f"{name}: pywinrm cannot connect this way: {brief(exc)} (Kerberos needs "
                                 "'pip install pywinrm[kerberos]', CredSSP 'pywinrm[credssp]')") from None
         if isinstance(exc, (ParseError, StopIteration, KeyError, ValueError, AssertionError)):
             raise ServerGarbage(f"{name}: {url} did not answer as a WinRM endpoint does") from None
         return False
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).replace("\n", " ")
-    return text[:160] + ("..." if len(text) > 160 else "")
 
 
 def _first_line(data: bytes) -> str:
