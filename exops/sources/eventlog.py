@@ -36,7 +36,9 @@ from exops.sources.evtx_walk import scan_chunks
 BACKENDS = ("auto", "python", "rust", "python-evtx")
 PIPE_TIMEOUT = 30.0                  # seconds a pipe may stay silent before the scan gives up
 MAX_PIPED = 4 << 30                  # a pipe is copied to a temporary file, up to this size
-PARALLEL_FROM = 64                   # chunks (4 MiB) from which a log is read by several processes
+# Chunks (256 MiB) from which a log is read by several processes: starting them costs about
+# 0.5 s, and the sieve reads about 150 MB/s on one core (docs/performance.md).
+PARALLEL_FROM = 4096
 _PIPE_BLOCK = 1 << 20
 
 

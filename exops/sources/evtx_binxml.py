@@ -21,7 +21,8 @@ from typing import Any, BinaryIO, NamedTuple
 from exops.sources.eventtally import valid_text
 from exops.sources.eventxml import DATA_SECTIONS, parse_time
 from exops.sources.evtx_format import CHUNK_MAGIC, CHUNK_SIZE, HEADER_SIZE, RECORDS_START, Record
-from exops.sources.evtx_values import BXML, STRINGS, filetime, render_value, written_time
+from exops.sources.evtx_values import (BXML, INTEGERS, STRINGS, filetime, render_value,
+                                      written_time)
 
 MAX_VALUES = 0x1000
 MAX_NESTING = 8                  # fragments embedded in fragments
@@ -375,16 +376,28 @@ class ChunkReader:
         return self._event_id(values)
 
     def _event_id(self, values: Values) -> int:
+        """EventID as Windows writes it: a template's one integer value (a UInt16), or text of
+        ASCII digits where the template (or a record without one) spells it out. A template's
+        one substitution holding text is damage: `records_without` counts on finding an
+        integer value's bytes."""
         index = values.plan.event_id_index
-        if index is not None and index < len(values.types) and values.types[index] == 0x06:
-            start = values.start + sum(values.sizes[:index])
+        if index is None:
+            text = self._join(values.plan.event_id, values).strip()
+            digits = text.removeprefix("-")
+            if not (digits.isascii() and digits.isdigit()):  # int() takes "1_4031", "١٤٠٣١"
+                raise RecordDamage("record without a readable EventID")
+            return int(text)
+        if index >= len(values.types) or values.types[index] not in INTEGERS:
+            raise RecordDamage("record without a readable EventID")
+        start = values.start + sum(values.sizes[:index])
+        if values.types[index] == 0x06:
             if start + 2 > values.end:
                 raise RecordDamage("record cut short")
             return _U16.unpack_from(self._data, start)[0]
-        try:
-            return int(self._join(values.plan.event_id, values))
-        except ValueError:
-            raise RecordDamage("record without a readable EventID") from None
+        integer = INTEGERS[values.types[index]]
+        if start + integer.size > min(start + values.sizes[index], values.end):
+            raise RecordDamage("record cut short")
+        return integer.unpack_from(self._data, start)[0]
 
     def fields(self, record: Record) -> dict[str, Any]:
         """Everything ScanTally.add takes; broken values come out as "" rather than failing.

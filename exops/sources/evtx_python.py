@@ -21,7 +21,10 @@ def read_chunk(chunk: bytes, walk: ChunkWalk, reader: ChunkReader,
                tally: ScanTally) -> list[Candidate]:
     """Count the chunk's records into the tally; returns the free/busy candidates added."""
     candidates: list[Candidate] = []
-    for record in walk.records:
+    for record, wanted in zip(walk.records, walk.may_be_wanted()):
+        if not wanted:
+            tally.records_read += 1
+            continue
         try:
             if reader.event_id(record) in tally.event_ids:
                 fields = reader.fields(record)

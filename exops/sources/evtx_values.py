@@ -68,7 +68,7 @@ def _string_text(raw: bytes) -> str:
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _BOOLEANS = {0: "false", 1: "true"}      # other values are written as numbers, as Rust does
-_INTEGERS = {value_type: struct.Struct(code) for value_type, code in (
+INTEGERS = {value_type: struct.Struct(code) for value_type, code in (
     (0x03, "<b"), (0x04, "<B"), (0x05, "<h"), (0x06, "<H"), (0x07, "<i"), (0x08, "<I"),
     (0x09, "<q"), (0x0A, "<Q"))}
 _RENDER: dict[int, Callable[[bytes], str]] = {
@@ -94,7 +94,7 @@ _RENDER: dict[int, Callable[[bytes], str]] = {
 def render_value(value_type: int, raw: bytes) -> str:
     """A substitution value as text, spelled the way the Rust `evtx` package spells it, so both
     backends report the same strings."""
-    integer = _INTEGERS.get(value_type)
+    integer = INTEGERS.get(value_type)
     if integer is not None:
         return str(integer.unpack(raw[:integer.size])[0])
     render = _RENDER.get(value_type)

@@ -5,6 +5,7 @@ good one instead of giving up on the rest of the chunk.
 """
 from __future__ import annotations
 
+import bisect
 import os
 import struct
 import threading
@@ -16,13 +17,13 @@ from typing import BinaryIO
 
 from exops.sources.eventtally import EventLogError, Progress, ScanCancelled, ScanTally
 from exops.sources.evtx_binxml import ChunkReader, TemplateCache
-from exops.sources.evtx_format import CHUNK_MAGIC, CHUNK_SIZE, HEADER_SIZE, RECORDS_START, Record
+from exops.sources.evtx_format import (CHUNK_HEADER, CHUNK_MAGIC, CHUNK_SIZE, HEADER_SIZE,
+                                       MIN_RECORD, RECORDS_START, Record, checksums_match)
+from exops.sources.evtx_sieve import candidate_bytes, header_count, sieve
 
 RECORD_MAGIC = b"**\x00\x00"
-MIN_RECORD = 28                      # header, an empty fragment and the trailing size copy
 
 _FILE_HEADER = struct.Struct("<8sQQQIHHHH")     # magic .. chunk count (REFERENCE.md 4)
-_CHUNK_HEADER = struct.Struct("<8sQQQQIII")     # magic, record numbers/ids, header size, offsets
 _RECORD_HEADER = struct.Struct("<4sIQQ")        # magic, size, record id, FILETIME written
 _U32 = struct.Struct("<I")
 
@@ -33,6 +34,20 @@ class ChunkWalk:
     damage: Counter[str] = field(default_factory=Counter)
     header_ok: bool = False         # starts with ElfChnk: one of the chunks the log is made of
     checksum_ok: bool = True
+    sieve: list[int] | None = None  # where a wanted EventID's bytes are (`sieve`); None: read all
+
+    def may_be_wanted(self) -> list[bool]:
+        """Per record, whether it must be read to know its EventID: every record, unless the
+        sieve says which records hold a wanted EventID's bytes (a value at p spans p, p + 1)."""
+        if self.sieve is None or self.damage:
+            return [True] * len(self.records)
+        starts = [record[0] for record in self.records]
+        marked = [False] * len(starts)
+        for position in self.sieve:
+            for byte in (position, position + 1):
+                if (index := bisect.bisect_right(starts, byte) - 1) >= 0:
+                    marked[index] = True
+        return marked
 
 
 ReadChunk = Callable[[bytes, ChunkWalk, "ChunkReader", ScanTally], object]
@@ -85,35 +100,52 @@ def read_layout(stream: BinaryIO, source: str) -> Layout:
 
 def scan_range(stream: BinaryIO, layout: Layout, offsets: range, tally: ScanTally,
                read: ReadChunk, cancel: threading.Event | None = None,
-               progress: Progress | None = None) -> ChunkCounts:
-    """Read the chunks at `offsets` into the tally, one at a time.
+               progress: Progress | None = None,
+               templates: TemplateCache | None = None) -> ChunkCounts:
+    """Read the chunks at `offsets` into the tally, one at a time; `templates` are those
+    already parsed from the same log (a worker reads many ranges of it).
 
     Chunks are read with plain reads rather than mmap: a log that shrinks while it is read (a
     live log being cleared) must end the scan early, not kill the process with SIGBUS. A chunk
     of zeros where the header says a chunk is in use counts as skipped; past that, zeros are
     the space Windows allocated ahead.
     """
-    templates = TemplateCache(stream)
+    templates = templates or TemplateCache(stream)
+    borrowed = templates.borrowed
     counts = ChunkCounts()
+    wanted = candidate_bytes(tally.event_ids)
     for offset in offsets:
         if cancel is not None and cancel.is_set():
             raise ScanCancelled(tally.source)
         stream.seek(offset)
         chunk = stream.read(CHUNK_SIZE)
-        walk = walk_chunk(chunk)
-        counts.found += walk.header_ok
-        counts.bad_checksums += not walk.checksum_ok
-        index = (offset - HEADER_SIZE) // CHUNK_SIZE
-        if index < layout.declared and len(chunk) == CHUNK_SIZE and chunk.count(0) == CHUNK_SIZE:
-            walk.damage["chunk zeroed (the header counts it in use)"] += 1
-        for reason, count in walk.damage.items():
-            tally.skip(reason, count)
-        if walk.records:
-            read(chunk, walk, ChunkReader(chunk, templates), tally)
+        hits = None if wanted is None else sieve(chunk, wanted, templates)
+        if hits == [] and (count := header_count(chunk)):
+            counts.found += 1
+            tally.records_read += count        # sound, and no record can be wanted
+        else:
+            _walk_into(chunk, (offset - HEADER_SIZE) // CHUNK_SIZE < layout.declared, hits,
+                       counts, ChunkReader(chunk, templates), tally, read)
         if progress is not None:
             progress(min(offset + CHUNK_SIZE, layout.size), layout.size)
-    counts.borrowed = templates.borrowed
+    counts.borrowed = templates.borrowed - borrowed
     return counts
+
+
+def _walk_into(chunk: bytes, in_use: bool, hits: list[int] | None, counts: ChunkCounts,
+               reader: ChunkReader, tally: ScanTally, read: ReadChunk) -> None:
+    """Walk one chunk record by record and hand its records to `read`."""
+    walk = walk_chunk(chunk)
+    walk.sieve = hits
+    counts.found += walk.header_ok
+    counts.bad_checksums += not walk.checksum_ok
+    if (in_use and not walk.header_ok and len(chunk) == CHUNK_SIZE
+            and chunk.count(0) == CHUNK_SIZE):
+        walk.damage["chunk zeroed (the header counts it in use)"] += 1
+    for reason, count in walk.damage.items():
+        tally.skip(reason, count)
+    if walk.records:
+        read(chunk, walk, reader, tally)
 
 
 def note_layout(tally: ScanTally, layout: Layout, counts: ChunkCounts) -> None:
@@ -145,9 +177,9 @@ def walk_chunk(chunk: bytes) -> ChunkWalk:
     header_ok = chunk[:8] == CHUNK_MAGIC
     walk = ChunkWalk(header_ok=header_ok)
     if header_ok:
-        _, _, _, first, last, _, _, free = _CHUNK_HEADER.unpack_from(chunk, 0)
+        _, _, _, first, last, _, _, free = CHUNK_HEADER.unpack_from(chunk, 0)
         end = free if RECORDS_START <= free <= len(chunk) else len(chunk)
-        walk.checksum_ok = _checksums_match(chunk, end)
+        walk.checksum_ok = checksums_match(chunk, end)
     elif chunk.count(0) != len(chunk):
         end = len(chunk)
         walk.damage["chunk with bad magic (zeroed)" if chunk[:8] == bytes(8)
@@ -197,10 +229,3 @@ def _count_lost(walk: ChunkWalk, first: int, last: int) -> None:
     lost = expected - found - sum(walk.damage.values())
     if lost > 0:
         walk.damage["record lost in a damaged part of a chunk"] += lost
-
-
-def _checksums_match(chunk: bytes, end: int) -> bool:
-    view = memoryview(chunk)
-    header_crc, data_crc = _U32.unpack_from(chunk, 0x7C)[0], _U32.unpack_from(chunk, 0x34)[0]
-    return (zlib.crc32(view[0x80:RECORDS_START], zlib.crc32(view[:0x78])) == header_crc
-            and zlib.crc32(view[RECORDS_START:end]) == data_crc)

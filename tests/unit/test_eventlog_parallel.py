@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+from exops.sources import eventlog
 from exops.sources.eventlog import ScanCancelled, rust_available, scan_log
 from exops.sources.evtx_format import CHUNK_SIZE, HEADER_SIZE
 from exops.sources.evtx_parallel import BATCH
@@ -68,8 +69,9 @@ def test_parallel_scan_reports_progress_in_order_and_stops_when_cancelled(long_l
     assert len(seen) == 1
 
 
-def test_a_large_log_is_read_by_every_core_unless_told(long_log):
+def test_a_large_log_is_read_by_every_core_unless_told(long_log, monkeypatch):
     """Above PARALLEL_FROM chunks, `workers=None` reads in parallel; the result is the same."""
+    monkeypatch.setattr(eventlog, "PARALLEL_FROM", 2 * BATCH)
     assert scan_log(long_log) == scan_log(long_log, workers=1)
 
 
