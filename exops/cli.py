@@ -194,6 +194,7 @@ def events(paths: tuple[str, ...], fmt: str, backend: str) -> None:
     """
     from exops.console import print_scans, scans_json
     from exops.errors import ExopsError
+    from exops.facts.events import EventFacts, merge_events
     from exops.sources.eventlog import scan_log
     scans, unreadable = [], {}
     with scan_progress(quiet=fmt == "json") as progress:
@@ -203,6 +204,7 @@ def events(paths: tuple[str, ...], fmt: str, backend: str) -> None:
             except ExopsError as exc:
                 show_error(exc)
                 unreadable[path] = str(exc)
+    scans = list(merge_events([EventFacts(scans=(scan,)) for scan in scans]).scans)
     if fmt == "json":
         click.echo(scans_json(scans, unreadable))
     else:

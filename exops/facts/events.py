@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from exops.dn import fold
 from exops.facts.store import FactKind, register_kind
 
 
@@ -40,6 +41,9 @@ class EventGroup:
     error_codes: tuple[str, ...] = ()
     per_day: dict[str, int] = field(default_factory=dict)
     examples: tuple[FreeBusyEvent, ...] = ()
+    # per day, the record IDs of its events (0: the log gave none), so that an event found in
+    # two logs that overlap is counted once (`merge_events`)
+    record_ids: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -68,8 +72,11 @@ class EventFacts:
 
 
 def merge_events(values: list[EventFacts]) -> EventFacts:
-    """Several collections of log scans (bundle members, live servers) are one set of scans; a log
-    given twice (copied under another name, or listed twice) counts once, with a note saying so."""
+    """Several collections of log scans (bundle members, live servers) are one set of scans.
+
+    A log given twice (copied under another name, or listed twice) counts once, and so does an
+    event found in two logs that overlap (exported on Monday and again on Friday): same ID, DN,
+    server and record ID. Notes say so."""
     kept: list[LogScan] = []
     for scan in (scan for value in values for scan in value.scans):
         same = next((i for i, k in enumerate(kept) if _content(k) == _content(scan)), None)
@@ -78,7 +85,36 @@ def merge_events(values: list[EventFacts]) -> EventFacts:
         else:
             kept[same] = replace(kept[same], notes=kept[same].notes + (
                 f"{scan.path} holds the same records as {kept[same].path}: counted once",))
-    return EventFacts(scans=tuple(kept))
+    seen: dict[tuple[int, str, str], set[int]] = {}
+    return EventFacts(scans=tuple(_without_repeats(scan, seen) for scan in kept))
+
+
+def _without_repeats(scan: LogScan, seen: dict[tuple[int, str, str], set[int]]) -> LogScan:
+    """`scan` without the events an earlier scan had (`seen`, which it then adds to). First and
+    last seen stay: a repeated event is the same event, at the same time, in the other log."""
+    groups, repeated = [], 0
+    for group in scan.groups:
+        known = seen.setdefault((group.event_id, fold(group.dn), fold(group.computer)), set())
+        fresh = {day: tuple(i for i in ids if i not in known)
+                 for day, ids in group.record_ids.items()}
+        known.update(i for ids in group.record_ids.values() for i in ids if i)
+        twice = sum(map(len, group.record_ids.values())) - sum(map(len, fresh.values()))
+        repeated += twice
+        if not twice:
+            groups.append(group)
+        elif twice < group.count:
+            remaining = {day: ids for day, ids in fresh.items() if ids}
+            groups.append(replace(
+                group, count=group.count - twice, record_ids=remaining,
+                per_day={day: len(ids) for day, ids in remaining.items()},
+                examples=tuple(e for e in group.examples
+                               if e.record_id in {i for ids in remaining.values() for i in ids})))
+    if not repeated:
+        return scan
+    events = "free/busy event" if repeated == 1 else "free/busy events"
+    return replace(scan, groups=tuple(groups), notes=scan.notes + (
+        f"{repeated} {events} also in another log given (same ID, DN, server and record ID): "
+        "counted once",))
 
 
 def _content(scan: LogScan) -> LogScan:

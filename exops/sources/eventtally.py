@@ -115,6 +115,7 @@ class _Group:
         self.first_seen = self.last_seen = first.time
         self.codes: dict[str, None] = {}
         self.per_day: Counter[str] = Counter()
+        self.record_ids: dict[str, list[int]] = {}
         self.examples: list[FreeBusyEvent] = []
 
     def add(self, event: FreeBusyEvent, codes: list[str]) -> None:
@@ -122,7 +123,9 @@ class _Group:
         self.first_seen = min(self.first_seen, event.time)
         self.last_seen = max(self.last_seen, event.time)
         self.codes.update(dict.fromkeys(codes))
-        self.per_day[event.time.strftime("%Y-%m-%d")] += 1
+        day = event.time.strftime("%Y-%m-%d")
+        self.per_day[day] += 1
+        self.record_ids.setdefault(day, []).append(event.record_id)
         if len(self.examples) < EXAMPLES_PER_GROUP:
             self.examples.append(event)
 
@@ -131,4 +134,5 @@ class _Group:
                           computer=self.computer, count=self.count, first_seen=self.first_seen,
                           last_seen=self.last_seen, error_codes=tuple(self.codes),
                           per_day=dict(sorted(self.per_day.items())),
-                          examples=tuple(self.examples))
+                          examples=tuple(self.examples),
+                          record_ids={day: tuple(ids) for day, ids in sorted(self.record_ids.items())})

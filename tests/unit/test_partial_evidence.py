@@ -12,7 +12,9 @@ from exops.collect import gather_facts
 from exops.diagnose import run_checks
 from exops.facts.directory import DirectoryFacts
 from exops.facts.events import EventFacts
+from exops.lab.evtx_writer import excerpt
 from exops.model import Severity
+from exops.sources.evtx_format import CHUNK_SIZE, HEADER_SIZE
 from tests.conftest import REPO
 
 PARTIAL = REPO / "fixtures" / "scenarios" / "partial"
@@ -90,6 +92,31 @@ def test_a_log_copied_and_listed_twice_counts_once():
     assert len(scan.notes) >= 2 and all("counted once" in n for n in scan.notes[-2:])
     alone, _ = gather_facts(evtx=(str(LITWARE / "logs" / "L12EX1-Application.evtx"),))
     assert [g.count for g in scan.groups] == [g.count for g in alone.get(EventFacts).groups]
+
+
+def test_events_in_two_logs_that_overlap_count_once(tmp_path):
+    """The same server's log exported twice, days apart: the second export repeats the end of
+    the first. Every event counts once, the checks see the counts of the whole log, and a note
+    says how many were repeated."""
+    whole = LITWARE / "logs" / "L12EX1-Application.evtx"
+    chunks = (whole.stat().st_size - HEADER_SIZE) // CHUNK_SIZE
+    monday, friday = tmp_path / "monday.evtx", tmp_path / "friday.evtx"
+    excerpt(whole, monday, range(0, chunks * 2 // 3))
+    excerpt(whole, friday, range(chunks // 3, chunks))
+    both, _ = gather_facts(evtx=(str(monday), str(friday)))
+    alone, _ = gather_facts(evtx=(str(whole),))
+    counts = {(g.event_id, g.dn.lower(), g.computer.lower()): g.count for g in alone.get(EventFacts).groups}
+    merged: dict = {}
+    for g in both.get(EventFacts).groups:
+        key = (g.event_id, g.dn.lower(), g.computer.lower())
+        merged[key] = merged.get(key, 0) + g.count
+        assert sum(g.per_day.values()) == g.count
+    assert merged == counts
+    scans = both.get(EventFacts).scans
+    assert scans[0].notes == () and "also in another log given" in scans[1].notes[-1]
+    [finding] = [f for f in run_checks(both, "").findings if f.check_id == "FB-EVENT-14031"]
+    [single] = [f for f in run_checks(alone, "").findings if f.check_id == "FB-EVENT-14031"]
+    assert finding.summary == single.summary and "68 times" in finding.summary
 
 
 def test_nothing_decisive_exits_3_from_the_command_line():
