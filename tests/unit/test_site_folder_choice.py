@@ -9,6 +9,7 @@ import pytest
 
 from exops.facts.directory import OBJECT_VERSIONS, ExchangeServer, object_version
 from exops.facts.exchange import ExchangeFacts, FreeBusyFolder, PublicFolderStore, ServerReport
+from exops.facts.serde import from_data, to_data
 from exops.facts.store import Facts
 from exops.fixes.freebusy import FixRefused, plan_freebusy
 from exops.fixes.freebusy_choice import REPLICAS_COMMAND, database_choices
@@ -139,3 +140,13 @@ def test_a_bundle_that_carries_the_exchange_facts_gets_its_replicas_checked(ldif
     plan = plan_freebusy(open_bundle(bundle), dn=ORPHAN)
     assert plan.steps[0].after["attributes"]["siteFolderServer"][0].startswith(f"CN={EX2003_STORE},")
     assert any(n.startswith("free/busy replicas checked") for n in plan.notes)
+
+
+def test_directory_json_keeps_msexchversion_and_older_bundles_without_it_still_read(directory, tmp_path):
+    bundle = write_bundle(tmp_path / "j", facts=Facts(directory))
+    read = open_bundle(bundle).get(type(directory))
+    assert {s.name: s.object_version for s in read.servers} == {s.name: s.object_version for s in directory.servers}
+    older = to_data(directory)
+    for server in older["servers"]:
+        del server["object_version"]
+    assert {s.object_version for s in from_data(type(directory), older).servers} == {None}
