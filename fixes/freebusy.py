@@ -15,6 +15,7 @@ from exops.checks.freebusy import rewrite_target
 from exops.dn import (BadLegacyDN, admin_group_prefix, admin_groups_dn, escape_rdn, fold,
                       is_deleted_reference, organization_dn, parse_admin_group_dn)
 from exops.facts.directory import AdminGroup, DirectoryFacts, PublicFolderDatabase
+from exops.facts.exchange import ExchangeFacts
 from exops.facts.store import Facts
 from exops.fixes.freebusy_choice import (FixRefused, choose_database, database_choices, free_busy_replicas,
                                          replica_note)
@@ -97,16 +98,15 @@ def plan_freebusy(facts: Facts, live=(), *, dn: str, pf_db: str | None = None,
     Example:
       exops fix freebusy --dn "/o=EUROPE/ou=First Administrative Group" --dry-run
     """
+    plan = _plan_admin_group(facts, dn, pf_db, avoid_server, ag_name, replace_site_folder, restart_store)
     if not restart_store:
-        return _plan_admin_group(facts, dn, pf_db, avoid_server, ag_name, replace_site_folder)
-    from exops.fixes.store import reachable_database, with_store_restart
-    pf_db = pf_db or reachable_database(facts)
-    return with_store_restart(_plan_admin_group(facts, dn, pf_db, avoid_server, ag_name, replace_site_folder),
-                              facts)
+        return plan
+    from exops.fixes.store import with_store_restart
+    return with_store_restart(plan, facts)
 
 
 def _plan_admin_group(facts: Facts, dn: str, pf_db: str | None, avoid_server: str | None,
-                      ag_name: str | None, replace_site_folder: bool) -> Plan:
+                      ag_name: str | None, replace_site_folder: bool, restart_store: bool) -> Plan:
     directory = _directory(facts)
     try:
         org, ag = parse_admin_group_dn(dn)
@@ -115,7 +115,9 @@ def _plan_admin_group(facts: Facts, dn: str, pf_db: str | None, avoid_server: st
     legacy_dn = f"/o={org}/ou={ag}"
     base = directory.base_dn or _base_of(directory)
     replicas = free_busy_replicas(facts, directory)
-    database, reason = choose_database(directory, pf_db, avoid_server, replicas)
+    exchange = facts.get(ExchangeFacts)
+    restartable = {fold(r.server) for r in exchange.servers} if restart_store and exchange else None
+    database, reason = choose_database(directory, pf_db, avoid_server, replicas, restartable)
     notes = [f"siteFolderServer: {database.dn} ({reason})", replica_note(replicas, database)]
     if directory.public_folder_databases and not directory.public_folder_trees:
         notes.insert(0, "FIRST: the directory has no public folder tree (FB-PF-TREE): the store creates "

@@ -94,18 +94,21 @@ class Candidate:
 
 
 def candidates(directory: DirectoryFacts, avoid: str | None = None,
-               replicas: FreeBusyReplicas | None = None) -> list[Candidate]:
+               replicas: FreeBusyReplicas | None = None, restartable: set[str] | None = None) -> list[Candidate]:
     """Every public folder database, best first: on the newest Exchange version present, holding a
     public folder tree, already used by other groups; never one on a server being retired, one
-    the directory holds no server for, or (when the servers' answer is at hand) one that holds
-    no free/busy replica."""
+    the directory holds no server for, one holding no free/busy replica when the servers' answer
+    shows which do, or (with --restart-store) one on a server exops cannot restart."""
     retiring = {fold(name) for name in (avoid or "").split(",") if name.strip()}
     servers = {fold(s.dn): s for s in directory.servers}
     used = Counter(fold(ag.site_folder_server) for ag in directory.admin_groups if ag.site_folder_server)
     out = []
     for db in directory.public_folder_databases:
         server = servers.get(fold(server_of(db.dn) or ""))
-        out.append(Candidate(db, server, used[fold(db.dn)], _excluded(db, server, retiring, replicas)))
+        why = _excluded(db, server, retiring, replicas)
+        if not why and restartable is not None and fold(server.name) not in restartable:
+            why = f"exops cannot restart its store: {server.name} is not a configured Exchange server (--restart-store)"
+        out.append(Candidate(db, server, used[fold(db.dn)], why))
     return sorted(out, key=lambda c: c.rank)
 
 
@@ -115,16 +118,17 @@ def _excluded(db: PublicFolderDatabase, server: ExchangeServer | None, retiring:
         return "no server object holds it"
     if fold(server.name) in retiring:
         return "its server is being retired (--avoid-server)"
-    if replicas is not None and not replicas.holds(db):
+    if replicas is not None and replicas.folders and not replicas.holds(db):
         return (f"holds no replica of any free/busy site folder (Get-PublicFolder as read by "
                 f"{replicas.read_by})")
     return ""
 
 
 def choose_database(directory: DirectoryFacts, wanted: str | None, avoid: str | None = None,
-                    replicas: FreeBusyReplicas | None = None) -> tuple[PublicFolderDatabase, str]:
+                    replicas: FreeBusyReplicas | None = None,
+                    restartable: set[str] | None = None) -> tuple[PublicFolderDatabase, str]:
     """The public folder database for siteFolderServer, with the reason it was chosen."""
-    ranked = candidates(directory, avoid, replicas)
+    ranked = candidates(directory, avoid, replicas, restartable)
     if wanted:
         match = next((c for c in ranked if fold(c.database.dn) == fold(wanted)), None) or next(
             (c for c in ranked if fold(c.database.name) == fold(wanted)), None)
@@ -138,8 +142,10 @@ def choose_database(directory: DirectoryFacts, wanted: str | None, avoid: str | 
                          "free/busy needs one; create it first, then re-run")
     best = ranked[0]
     if best.excluded:
-        advice = ("; add a replica first (exops fix free-busy-replica) or name one with --pf-db"
-                  if replicas is not None and not replicas.holders else "; name one with --pf-db")
+        advice = ("; every free/busy site folder's replicas are gone (FB-REPLICA): add one first "
+                  "(exops fix free-busy-replica), or name a database with --pf-db"
+                  if replicas is not None and replicas.folders and not replicas.holders
+                  else "; name one with --pf-db")
         raise FixRefused("no public folder database can be chosen: "
                          + "; ".join(c.describe() for c in ranked) + advice)
     others = [c.describe() for c in ranked[1:]]
@@ -152,6 +158,10 @@ def choose_database(directory: DirectoryFacts, wanted: str | None, avoid: str | 
 
 def replica_note(replicas: FreeBusyReplicas | None, database: PublicFolderDatabase) -> str:
     """What the plan says about free/busy replicas: checked, or not and how to check them."""
+    if replicas is not None and not replicas.folders:
+        return (f"free/busy replicas checked on the Exchange servers (public-folders.ps1 read by "
+                f"{replicas.read_by}): they list no free/busy site folder yet, so no database holds "
+                f"a replica to prefer; the store creates the new folder on {database.name}")
     if replicas is not None:
         state = "holds" if replicas.holds(database) else "does NOT hold"
         return (f"free/busy replicas checked on the Exchange servers (public-folders.ps1 read by "

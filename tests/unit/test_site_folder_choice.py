@@ -129,9 +129,24 @@ def test_the_newest_database_holding_a_replica_wins(directory):
     assert any(n.startswith("free/busy replicas checked") and "PF01 holds a replica" in n for n in plan.notes)
 
 
-def test_no_replica_anywhere_refuses_and_points_at_the_replica_fix(directory):
-    with pytest.raises(FixRefused, match="add a replica first \\(exops fix free-busy-replica\\)"):
-        plan_freebusy(Facts(directory, exchange(FreeBusyFolder("x", "EX:/o=EUROPE/ou=Amsterdam", ()))), dn=ORPHAN)
+def test_site_folders_whose_replicas_are_all_gone_refuse_and_point_at_the_replica_fix(directory):
+    gone = FreeBusyFolder("x", "EX:/o=EUROPE/ou=Amsterdam", ("OLDEX\\First Storage Group\\Public Folder Store (OLDEX)",))
+    with pytest.raises(FixRefused, match="add one first \\(exops fix free-busy-replica\\)"):
+        plan_freebusy(Facts(directory, exchange(gone)), dn=ORPHAN)
+
+
+def test_no_site_folder_at_all_leaves_the_choice_to_the_version_and_says_so(directory):
+    plan = plan_freebusy(Facts(directory, exchange()), dn=ORPHAN)
+    assert plan.steps[0].after["attributes"]["siteFolderServer"][0].startswith("CN=PF01,")
+    assert any("list no free/busy site folder yet" in n for n in plan.notes)
+
+
+def test_restart_store_never_takes_a_retiring_server_or_one_exops_cannot_restart(directory):
+    folders = (FreeBusyFolder("x", "EX:/o=EUROPE/ou=Amsterdam", (EX2003_STORE,)),
+               FreeBusyFolder("y", "EX:/o=EUROPE/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)", ("PF01",)))
+    facts = Facts(directory, exchange(*folders))       # only L12EX1 is configured
+    with pytest.raises(FixRefused, match="EX2003 is not a configured Exchange server"):
+        plan_freebusy(facts, dn=ORPHAN, restart_store=True, avoid_server="L12EX1")
 
 
 def test_a_bundle_that_carries_the_exchange_facts_gets_its_replicas_checked(ldif, tmp_path):
