@@ -105,15 +105,12 @@ def candidates(directory: DirectoryFacts, avoid: str | None = None,
     out = []
     for db in directory.public_folder_databases:
         server = servers.get(fold(server_of(db.dn) or ""))
-        why = _excluded(db, server, retiring, replicas)
-        if not why and restartable is not None and fold(server.name) not in restartable:
-            why = f"exops cannot restart its store: {server.name} is not a configured Exchange server (--restart-store)"
-        out.append(Candidate(db, server, used[fold(db.dn)], why))
+        out.append(Candidate(db, server, used[fold(db.dn)], _excluded(db, server, retiring, replicas, restartable)))
     return sorted(out, key=lambda c: c.rank)
 
 
 def _excluded(db: PublicFolderDatabase, server: ExchangeServer | None, retiring: set[str],
-              replicas: FreeBusyReplicas | None) -> str:
+              replicas: FreeBusyReplicas | None, restartable: set[str] | None) -> str:
     if server is None:
         return "no server object holds it"
     if fold(server.name) in retiring:
@@ -121,6 +118,8 @@ def _excluded(db: PublicFolderDatabase, server: ExchangeServer | None, retiring:
     if replicas is not None and replicas.folders and not replicas.holds(db):
         return (f"holds no replica of any free/busy site folder (Get-PublicFolder as read by "
                 f"{replicas.read_by})")
+    if restartable is not None and fold(server.name) not in restartable:
+        return f"exops cannot restart its store: {server.name} is not a configured Exchange server (--restart-store)"
     return ""
 
 
@@ -163,10 +162,10 @@ def replica_note(replicas: FreeBusyReplicas | None, database: PublicFolderDataba
                 f"{replicas.read_by}): they list no free/busy site folder yet, so no database holds "
                 f"a replica to prefer; the store creates the new folder on {database.name}")
     if replicas is not None:
-        state = "holds" if replicas.holds(database) else "does NOT hold"
+        state = ("holds a replica; databases without one are never chosen" if replicas.holds(database) else
+                 "does NOT hold a replica (named with --pf-db); exops chooses only databases that do")
         return (f"free/busy replicas checked on the Exchange servers (public-folders.ps1 read by "
-                f"{replicas.read_by}, {replicas.folders} site folder(s)): {database.name} {state} a "
-                "replica; databases without one are never chosen")
+                f"{replicas.read_by}, {replicas.folders} site folder(s)): {database.name} {state}")
     return ("free/busy replicas could not be checked (evidence: AD only; AD does not record public "
             f"folder replicas): before applying, check that {database.name} holds a replica of the "
             f"free/busy site folders, in the Exchange Management Shell: {REPLICAS_COMMAND} "

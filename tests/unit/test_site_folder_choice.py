@@ -165,3 +165,10 @@ def test_directory_json_keeps_msexchversion_and_older_bundles_without_it_still_r
     for server in older["servers"]:
         del server["object_version"]
     assert {s.object_version for s in from_data(type(directory), older).servers} == {None}
+
+
+def test_a_database_named_with_pf_db_is_used_and_its_missing_replica_said(directory):
+    facts = Facts(directory, exchange(FreeBusyFolder("x", "EX:/o=EUROPE/ou=Amsterdam", (EX2003_STORE,))))
+    plan = plan_freebusy(facts, dn=ORPHAN, pf_db="PF01")
+    assert plan.steps[0].after["attributes"]["siteFolderServer"][0].startswith("CN=PF01,")
+    assert any("PF01 does NOT hold a replica (named with --pf-db)" in n for n in plan.notes)
