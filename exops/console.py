@@ -8,21 +8,23 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import TextIO
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from exops.errors import OutputError
-from exops.facts.events import LogScan
+from exops.facts.events import EventGroup, LogScan
 from exops.facts.serde import to_data
-from exops.terminal import markup, printable, text
+from exops.terminal import markup, printable
 
 
 
@@ -130,6 +132,8 @@ def scans_json(scans: list[LogScan], unreadable: dict[str, str] | None = None) -
 
 
 WIDE = 120
+SECONDS = "%Y-%m-%d %H:%M:%S"
+_PART = re.compile(r"(?=/[A-Za-z]+=)")        # where a legacyExchangeDN's next part (/ou=, /cn=) starts
 
 
 def print_scans(scans: list[LogScan], out: Console | None = None) -> None:
@@ -148,31 +152,70 @@ def print_scans(scans: list[LogScan], out: Console | None = None) -> None:
 
 
 def events_table(scan: LogScan, width: int) -> Table:
-    """The free/busy events of one log: a table from 120 columns; below, one block per group
-    (event ID, then count, first → last in compact UTC, error code and server on one line, the DN
-    wrapped under it), so an 80-column terminal shows every DN, time and code whole."""
+    """The free/busy events of one log: a table when the terminal is wide enough (from 120
+    columns) for every DN part, time and error code whole; otherwise one block per group (event
+    ID, then count, first → last in UTC, error code and server on one line, the DN under it), so
+    an 80-column terminal shows every DN, time and code whole too. DNs break only between their
+    parts (`/o=...`, `/ou=...`), never inside one."""
     groups = sorted(scan.groups, key=lambda g: (g.first_seen, g.event_id))
-    if width < WIDE:
-        grid = Table.grid(padding=(0, 2))
-        grid.add_column(no_wrap=True)
-        grid.add_column(overflow="fold")
-        for g in groups:
-            line = (f"×{g.count}  {compact_time(g.first_seen)} → {compact_time(g.last_seen)} UTC  "
-                    f"{', '.join(g.error_codes) or '-'}  {g.computer}")
-            grid.add_row(Text(str(g.event_id), style="bold"),
-                         Text(f"{printable(line, one_line=True)}\n{printable(g.dn or '(no DN in the event)', one_line=True)}"))
-        return grid
-    table = Table("event", "provider", "DN", "server", "count", "first seen", "last seen", "error")
+    return (width >= WIDE and _wide_table(groups, width)) or _blocks(groups, width)
+
+
+def _blocks(groups: list[EventGroup], width: int) -> Table:
+    wide = width >= WIDE
+    moment = (lambda t: utc(t).strftime(SECONDS)) if wide else compact_time
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    id_width = max(cell_len(str(g.event_id)) for g in groups)
     for g in groups:
-        table.add_row(*(text(c, one_line=True) for c in (   # Text: evidence is never markup
-            str(g.event_id), g.provider, g.dn or "-", g.computer, str(g.count),
-            g.first_seen.isoformat(timespec="seconds"), g.last_seen.isoformat(timespec="seconds"),
-            ", ".join(g.error_codes) or "-")))
+        line = (f"×{g.count}  {moment(g.first_seen)} → {moment(g.last_seen)} UTC  "
+                f"{', '.join(g.error_codes) or '-'}  {g.computer}" + (f"  {g.provider}" if wide else ""))
+        dn = printable(g.dn or "(no DN in the event)", one_line=True)
+        grid.add_row(Text(str(g.event_id), style="bold"),
+                     Text("\n".join([printable(line, one_line=True), *dn_lines(dn, width - id_width - 2)])))
+    return grid
+
+
+def _wide_table(groups: list[EventGroup], width: int) -> Table | None:
+    """The table, or None when the DN column cannot hold the longest DN part beside the rest."""
+    rows = [[*(printable(v, one_line=True) for v in (
+        str(g.event_id), g.provider, g.dn or "-", g.computer, str(g.count),
+        utc(g.first_seen).strftime(SECONDS), utc(g.last_seen).strftime(SECONDS))),
+        "\n".join(printable(c, one_line=True) for c in g.error_codes) or "-"] for g in groups]
+    headers = ("event", "provider", "DN", "server", "count", "first seen (UTC)", "last seen (UTC)", "error")
+    widths = [max(cell_len(h), *(cell_len(line) for r in rows for line in r[i].split("\n")))
+              for i, h in enumerate(headers)]
+    # Every column but provider and DN keeps its natural width; the provider wraps between words
+    # when the DN needs the room; the DN breaks between parts and must hold its longest part.
+    room = width - (3 * len(headers) + 1) - (sum(widths) - widths[1] - widths[2])
+    shortest = max(cell_len(headers[1]), *(cell_len(w) for r in rows for w in r[1].split()))
+    widths[1] = min(widths[1], max(shortest, room - widths[2]))
+    widths[2] = min(widths[2], room - widths[1])
+    if widths[2] < max(cell_len(p) for r in rows for p in _PART.split(r[2])):
+        return None
+    table = Table(*(Column(h, width=w, no_wrap=h != "provider") for h, w in zip(headers, widths)))
+    for r in rows:    # Text: evidence is never markup
+        table.add_row(*(Text("\n".join(dn_lines(c, widths[2]) if i == 2 else [c])) for i, c in enumerate(r)))
     return table
+
+
+def dn_lines(dn: str, width: int) -> list[str]:
+    """A DN in lines of at most `width`, broken only before a part (`/ou=`, `/cn=`); a part longer
+    than the width keeps a line of its own (the terminal folds that one, the last resort)."""
+    lines: list[str] = []
+    for part in filter(None, _PART.split(dn)):
+        if lines and cell_len(lines[-1]) + cell_len(part) <= width:
+            lines[-1] += part
+        else:
+            lines.append(part)
+    return lines or [dn]
+
+
+def utc(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc) if moment.tzinfo is not None else moment
 
 
 def compact_time(moment: datetime) -> str:
     """`2011-08-01 06:07` in UTC."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%d %H:%M")
+    return utc(moment).strftime("%Y-%m-%d %H:%M")

@@ -8,27 +8,23 @@ Planners only read facts (and, for the rewrite, search the live directory); the 
 """
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass
-
 from ldap3.core.exceptions import LDAPInvalidFilterError
 from ldap3.operation.search import parse_filter
 
 from exops.checks.freebusy import rewrite_target
 from exops.dn import (BadLegacyDN, admin_group_prefix, admin_groups_dn, escape_rdn, fold,
-                      is_deleted_reference, organization_dn, parse_admin_group_dn, server_of)
-from exops.facts.directory import AdminGroup, DirectoryFacts, ExchangeServer, PublicFolderDatabase
+                      is_deleted_reference, organization_dn, parse_admin_group_dn)
+from exops.facts.directory import AdminGroup, DirectoryFacts, PublicFolderDatabase
+from exops.facts.exchange import ExchangeFacts
 from exops.facts.store import Facts
+from exops.fixes.freebusy_choice import (FixRefused, choose_database, database_choices, free_busy_replicas,
+                                         replica_note)
 from exops.ldiftext import add_record, modify_record
-from exops.plan import Plan, PlanError, Step
+from exops.plan import Plan, Step
 from exops.registry import Param, fix
 
 ABSENT = {"exists": False, "attributes": {}}
 MAX_FILTER, MAX_FILTER_DEPTH = 4096, 32
-
-
-class FixRefused(PlanError):
-    """The fix will not plan this change; the message says why and what to do instead."""
 
 
 def _directory(facts: Facts) -> DirectoryFacts:
@@ -53,77 +49,6 @@ def _set(step_id: str, title: str, dn: str, before: dict[str, list[str]], after:
     return Step(id=step_id, title=title, action="ldap.modify", target=dn,
                 before={"exists": True, "attributes": before}, after={"exists": True, "attributes": after},
                 preview="\n".join(modify_record(dn, changes)), why=why)
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A public folder database siteFolderServer could name, and what speaks for or against it."""
-
-    database: PublicFolderDatabase
-    server: ExchangeServer | None
-    used_by: int                  # administrative groups whose siteFolderServer names it already
-    excluded: str = ""            # why it is never chosen ("" when it may be)
-
-    @property
-    def rank(self) -> tuple:
-        release = self.server.release if self.server else ()
-        return (bool(self.excluded), tuple(-n for n in release) or (1,),
-                self.database.owning_tree is None, -self.used_by, fold(self.database.name))
-
-    def describe(self) -> str:
-        where = (f"Exchange {self.server.version.removeprefix('Version ').strip() or '(version unknown)'} "
-                 f"on {self.server.name}" if self.server else "on a server the directory does not hold")
-        used = f", siteFolderServer of {self.used_by} administrative group(s)" if self.used_by else ""
-        tree = "" if self.database.owning_tree else ", holds no public folder tree (msExchOwningPFTree)"
-        return f"{self.database.name} ({where}{used}{tree}{'; ' + self.excluded if self.excluded else ''})"
-
-
-def candidates(directory: DirectoryFacts, avoid: str | None = None) -> list[Candidate]:
-    """Every public folder database, best first: on the newest Exchange version present, holding a
-    public folder tree, already used by other groups; never one on a server being retired or
-    one the directory holds no server for."""
-    retiring = {fold(name) for name in (avoid or "").split(",") if name.strip()}
-    servers = {fold(s.dn): s for s in directory.servers}
-    used = Counter(fold(ag.site_folder_server) for ag in directory.admin_groups if ag.site_folder_server)
-    out = []
-    for db in directory.public_folder_databases:
-        server = servers.get(fold(server_of(db.dn) or ""))
-        excluded = ("its server is being retired (--avoid-server)" if server and fold(server.name) in retiring
-                    else "" if server else "no server object holds it")
-        out.append(Candidate(db, server, used[fold(db.dn)], excluded))
-    return sorted(out, key=lambda c: c.rank)
-
-
-def choose_database(directory: DirectoryFacts, wanted: str | None,
-                    avoid: str | None = None) -> tuple[PublicFolderDatabase, str]:
-    """The public folder database for siteFolderServer, with the reason it was chosen."""
-    ranked = candidates(directory, avoid)
-    if wanted:
-        match = next((c for c in ranked if fold(c.database.dn) == fold(wanted)), None) or next(
-            (c for c in ranked if fold(c.database.name) == fold(wanted)), None)
-        if match is None:
-            known = "; ".join(c.database.dn for c in ranked) or "none"
-            raise FixRefused(f"--pf-db {wanted!r} is not a public folder database (msExchPublicMDB) "
-                             f"in the directory; known: {known}")
-        return match.database, f"given with --pf-db: {match.describe()}"
-    if not ranked:
-        raise FixRefused("the directory has no public folder database (msExchPublicMDB): Outlook 2003 "
-                         "free/busy needs one; create it first, then re-run")
-    best = ranked[0]
-    if best.excluded:
-        raise FixRefused("no public folder database can be chosen: "
-                         + "; ".join(c.describe() for c in ranked) + "; name one with --pf-db")
-    others = [c.describe() for c in ranked[1:]]
-    reason = (f"chosen: {best.describe()}, the best of {len(ranked)}: newest Exchange version first, "
-              "then a database that holds the public folder tree, then one other groups already use"
-              + (f"; not chosen: {'; '.join(others)}" if others else ""))
-    return best.database, reason
-
-
-def database_choices(facts: Facts) -> list[tuple[str, str]]:
-    """(DN, description) of every database `--pf-db` may name, best first, for front ends' pickers."""
-    directory = facts.get(DirectoryFacts)
-    return [(c.database.dn, c.describe()) for c in candidates(directory)] if directory else []
 
 
 def _suggest_freebusy(finding, facts: Facts) -> dict | None:
@@ -173,16 +98,15 @@ def plan_freebusy(facts: Facts, live=(), *, dn: str, pf_db: str | None = None,
     Example:
       exops fix freebusy --dn "/o=EUROPE/ou=First Administrative Group" --dry-run
     """
+    plan = _plan_admin_group(facts, dn, pf_db, avoid_server, ag_name, replace_site_folder, restart_store)
     if not restart_store:
-        return _plan_admin_group(facts, dn, pf_db, avoid_server, ag_name, replace_site_folder)
-    from exops.fixes.store import reachable_database, with_store_restart
-    pf_db = pf_db or reachable_database(facts)
-    return with_store_restart(_plan_admin_group(facts, dn, pf_db, avoid_server, ag_name, replace_site_folder),
-                              facts)
+        return plan
+    from exops.fixes.store import with_store_restart
+    return with_store_restart(plan, facts)
 
 
 def _plan_admin_group(facts: Facts, dn: str, pf_db: str | None, avoid_server: str | None,
-                      ag_name: str | None, replace_site_folder: bool) -> Plan:
+                      ag_name: str | None, replace_site_folder: bool, restart_store: bool) -> Plan:
     directory = _directory(facts)
     try:
         org, ag = parse_admin_group_dn(dn)
@@ -190,8 +114,11 @@ def _plan_admin_group(facts: Facts, dn: str, pf_db: str | None, avoid_server: st
         raise FixRefused(str(exc)) from None
     legacy_dn = f"/o={org}/ou={ag}"
     base = directory.base_dn or _base_of(directory)
-    database, reason = choose_database(directory, pf_db, avoid_server)
-    notes = [f"siteFolderServer: {database.dn} ({reason})"]
+    replicas = free_busy_replicas(facts, directory)
+    exchange = facts.get(ExchangeFacts)
+    restartable = {fold(r.server) for r in exchange.servers} if restart_store and exchange else None
+    database, reason = choose_database(directory, pf_db, avoid_server, replicas, restartable)
+    notes = [f"siteFolderServer: {database.dn} ({reason})", replica_note(replicas, database)]
     if directory.public_folder_databases and not directory.public_folder_trees:
         notes.insert(0, "FIRST: the directory has no public folder tree (FB-PF-TREE): the store creates "
                         "no free/busy folder without one; repair it before this plan (docs/fixes.md)")

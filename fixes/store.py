@@ -123,19 +123,6 @@ def site_folder_server(directory: DirectoryFacts, prefix: str, pf_db: str | None
     return server
 
 
-def reachable_database(facts: Facts) -> str | None:
-    """With --restart-store, the siteFolderServer should be a database whose store exops can
-    restart: the one most AGs already use among those on a configured server, else the first."""
-    directory, exchange = facts.get(DirectoryFacts), facts.get(ExchangeFacts)
-    if directory is None or exchange is None:
-        return None
-    configured = {fold(r.server) for r in exchange.servers}
-    usable = [db for db in directory.public_folder_databases if fold(database_server(db.dn)) in configured]
-    used = [fold(ag.site_folder_server or "") for ag in directory.admin_groups]
-    best = sorted(usable, key=lambda db: (-used.count(fold(db.dn)), db.name.casefold()))
-    return best[0].dn if best else None
-
-
 def with_store_restart(plan: Plan, facts: Facts) -> Plan:
     """A freebusy plan followed by the restart and the wait (`--restart-store`)."""
     directory = facts.get(DirectoryFacts)

@@ -24,8 +24,23 @@ from exops.facts.store import FactKind, register_kind
 EXAMPLES_PER_KIND = 5
 SEEN_BUFFER = 4096
 # What `ldifde -l` must list so an export holds everything the checks and the affected list use.
-EXPORT_ATTRIBUTES = ("objectClass,legacyExchangeDN,siteFolderServer,serialNumber,msExchOwningPFTree,"
-                     "homeMDB,msExchHomeServerName,proxyAddresses,displayName,mail,cn")
+EXPORT_ATTRIBUTES = ("objectClass,legacyExchangeDN,siteFolderServer,serialNumber,msExchVersion,"
+                     "msExchOwningPFTree,homeMDB,msExchHomeServerName,proxyAddresses,displayName,mail,cn")
+
+# msExchVersion (Exchange 2007 and later) is an ExchangeObjectVersion in 64 bits, shown by the
+# Exchange Management Shell as ExchangeVersion "0.10 (14.0.100.0)": the object's version (major
+# << 50, minor << 42) and the build of the Exchange that wrote it (major << 34, minor << 28, build
+# << 10, revision), a layout that decodes each value below to the form the shell shows. The
+# values are Microsoft's (Exchange 2010's cross-forest move preparation sets msExchVersion
+# 44220983382016) and listed together in e.g. LdapTools' ExchangeObjectVersion (github
+# ldaptools/ldaptools). exops reads only the build's release (14.0 = Exchange 2010), not the
+# service pack: every Exchange 2010 object carries 14.0.100.0, so serialNumber ("Version 14.3
+# (Build 123.4)") still orders service packs. Exchange 2003 server objects carry no msExchVersion,
+# only serialNumber "Version 6.5 (Build 7638.2: Service Pack 2)" (the Exchange Server Analyzer's
+# key to serialNumber: 6.0 = Exchange 2000, 6.5 = 2003, 8.0 = 2007).
+OBJECT_VERSIONS = {8: 4535486012416,      # Exchange 2007: 0.1 (8.0.535.0)
+                   14: 44220983382016,    # Exchange 2010: 0.10 (14.0.100.0)
+                   15: 88218628259840}    # Exchange 2013 and later: 0.20 (15.0.0.0)
 
 
 @dataclass(frozen=True)
@@ -50,12 +65,53 @@ class ExchangeServer:
     dn: str
     name: str
     version: str = ""        # serialNumber: "Version 14.3 (Build 123.4)"; "Version 6.5 ..." is Exchange 2003
+    object_version: int | None = None   # msExchVersion (Exchange 2007 and later), see OBJECT_VERSIONS
 
     @property
     def release(self) -> tuple[int, ...]:
         """(14, 3) from the serialNumber; () when it is not there to read."""
         match = re.search(r"(\d+)\.(\d+)", self.version or "")
         return (int(match[1]), int(match[2])) if match else ()
+
+    @property
+    def object_release(self) -> tuple[int, ...]:
+        """(14, 0) from msExchVersion's build part; () without one (Exchange 2003, or not exported)."""
+        if not self.object_version or self.object_version < 0:
+            return ()
+        return ((self.object_version >> 34) & 0x3F, (self.object_version >> 28) & 0x3F)
+
+    @property
+    def rank(self) -> tuple[int, ...]:
+        """Newest first when sorted descending: the major release from msExchVersion when the
+        server object carries one, else from serialNumber; then serialNumber's service pack."""
+        major = self.object_release[:1] or self.release[:1]
+        return (*major, *self.release[1:]) if major else ()
+
+    def version_conflict(self) -> str:
+        """What to say when msExchVersion and serialNumber name different releases; "" when they
+        agree or one of them is missing."""
+        if not self.object_release or not self.release or self.object_release[0] == self.release[0]:
+            return ""
+        return (f"msExchVersion says Exchange {_dotted(self.object_release)}, serialNumber says "
+                f"{_dotted(self.release)}: ranked by msExchVersion")
+
+    def describe_version(self) -> str:
+        """The version as the choice shows it: serialNumber's words, or msExchVersion's release."""
+        if self.version.strip():
+            return self.version.removeprefix("Version ").strip()
+        if self.object_release:
+            return f"{_dotted(self.object_release)} (msExchVersion)"
+        return "(version unknown)"
+
+
+def _dotted(release: tuple[int, ...]) -> str:
+    return ".".join(map(str, release))
+
+
+def object_version(text: str | None) -> int | None:
+    """msExchVersion as an integer; None when absent or not a number (it is never guessed)."""
+    text = (text or "").strip()
+    return int(text) if text.isdigit() and len(text) < 20 else None
 
 
 @dataclass(frozen=True)

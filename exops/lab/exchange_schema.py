@@ -33,6 +33,7 @@ DN_OBJECT_CLASS = b"\x2b\x0c\x02\x87\x73\x1c\x00\x85\x4a"
 
 # attributeSyntax, oMSyntax
 DN, UNICODE, OCTETS, INTEGER = ("2.5.5.1", 127), ("2.5.5.12", 64), ("2.5.5.10", 4), ("2.5.5.9", 2)
+LARGE_INTEGER = ("2.5.5.16", 65)
 
 
 class SchemaError(RuntimeError):
@@ -66,6 +67,7 @@ ATTRIBUTES = (
     AttributeDef("msExchHomeServerName", "ms-Exch-Home-Server-Name", f"{EXAMPLE_ARC}.1.1.5", UNICODE),
     AttributeDef("msExchAdminGroupMode", "ms-Exch-Admin-Group-Mode",
                  "1.2.840.113556.1.4.7000.102.50014", INTEGER),
+    AttributeDef("msExchVersion", "ms-Exch-Version", f"{EXAMPLE_ARC}.1.1.6", LARGE_INTEGER),
 )
 
 _LEGACY = ("legacyExchangeDN",)
@@ -80,7 +82,7 @@ CLASSES = (   # in creation order: a class's superiors exist before it
     ClassDef("msExchServersContainer", "ms-Exch-Servers-Container", f"{EXAMPLE_ARC}.1.2.4",
              ("msExchAdminGroup",)),
     ClassDef("msExchExchangeServer", "ms-Exch-Exchange-Server", f"{EXAMPLE_ARC}.1.2.5",
-             ("msExchServersContainer",), _LEGACY + ("serialNumber",)),
+             ("msExchServersContainer",), _LEGACY + ("serialNumber", "msExchVersion")),
     ClassDef("msExchInformationStore", "ms-Exch-Information-Store", f"{EXAMPLE_ARC}.1.2.6",
              ("msExchExchangeServer",)),
     ClassDef("msExchStorageGroup", "ms-Exch-Storage-Group", f"{EXAMPLE_ARC}.1.2.7",

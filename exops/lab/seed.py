@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from ldap3 import MODIFY_REPLACE, Connection
 
 from exops.dn import admin_group_dn, admin_groups_dn, escape_rdn, exchange_dn, organization_dn
+from exops.facts.directory import OBJECT_VERSIONS
 from exops.lab.lab_ldap import borrowed_or_own
 from exops.lab.scenario import AdminGroup, Recipient, Scenario, ScenarioError, Server
 
@@ -129,9 +130,7 @@ def admin_group_entries(scenario: Scenario, ag: AdminGroup) -> Iterator[tuple[st
         yield "container", f"CN={SERVERS},{ag_dn}", ["top", "container", "msExchServersContainer"], {}
     for server in ag.servers:
         server_dn = _server_dn(scenario, ag, server)
-        yield "server", server_dn, ["top", "container", "msExchExchangeServer"], {
-            "legacyExchangeDN": server_legacy_dn(ag, server),
-            "serialNumber": f"Version {server.version}"}
+        yield "server", server_dn, ["top", "container", "msExchExchangeServer"], server_attributes(ag, server)
         store = f"CN={INFORMATION_STORE},{server_dn}"
         yield "container", store, ["top", "container", "msExchInformationStore"], {}
         if server.storage_group:
@@ -147,6 +146,16 @@ def admin_group_entries(scenario: Scenario, ag: AdminGroup) -> Iterator[tuple[st
         yield "container", hierarchies, ["top", "container", "msExchPublicFolderTreeContainer"], {}
         yield "public_folder_tree", f"CN={PUBLIC_FOLDERS},{hierarchies}", \
             ["top", "container", "msExchPFTree"], {}
+
+
+def server_attributes(ag: AdminGroup, server: Server) -> dict:
+    """A server object as its Exchange version writes it: serialNumber always, msExchVersion from
+    Exchange 2007 on (an Exchange 2003 server object has none)."""
+    attrs = {"legacyExchangeDN": server_legacy_dn(ag, server), "serialNumber": f"Version {server.version}"}
+    major = server.version.partition(".")[0]
+    if major.isdigit() and int(major) in OBJECT_VERSIONS:
+        attrs["msExchVersion"] = str(OBJECT_VERSIONS[int(major)])
+    return attrs
 
 
 def server_databases(scenario: Scenario, ag: AdminGroup, server: Server) -> list[Database]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from exops.dn import fold, parent_dn, rdn_value
 from exops.facts.directory import (EXPORT_ATTRIBUTES, AdminGroup, Container, DirectoryFacts,
                                    ExchangeServer, Organization, PublicFolderDatabase, RecipientSummary,
-                                   SeenDNs, recipient_kind)
+                                   SeenDNs, object_version, recipient_kind)
 
 # What a collector must ask for: what docs/guide.md's ldifde recipes export, plus a few names.
 ATTRIBUTES = (*EXPORT_ATTRIBUTES.split(","), "mailNickname", "name")
@@ -85,7 +85,8 @@ class DirectoryFactsBuilder:
             self._ags.append(AdminGroup(dn=dn, name=name, legacy_dn=legacy_dn,
                                         site_folder_server=first(attrs, "sitefolderserver")))
         elif "msexchexchangeserver" in classes:
-            self._servers.append(ExchangeServer(dn=dn, name=name, version=first(attrs, "serialnumber") or ""))
+            self._servers.append(ExchangeServer(dn=dn, name=name, version=first(attrs, "serialnumber") or "",
+                                                object_version=object_version(first(attrs, "msexchversion"))))
         elif "msexchpublicmdb" in classes:
             self._pf_dbs.append(PublicFolderDatabase(dn=dn, name=name,
                                                      owning_tree=first(attrs, "msexchowningpftree")))

@@ -31,6 +31,8 @@ def test_collect_litware_over_validated_ldaps(litware_dc, dc_settings):
     assert {ag.name for ag in facts.admin_groups} == {
         "Exchange Administrative Group (FYDIBOHF23SPDLT)", "Amsterdam"}
     assert {s.name for s in facts.servers} == {"L12EX1", "L12EX2", "EX2003"}
+    # msExchVersion as the lab's schema holds it: Exchange 2010 objects carry it, 2003 ones do not
+    assert {s.name: s.object_release for s in facts.servers} == {"L12EX1": (14, 0), "L12EX2": (14, 0), "EX2003": ()}
     assert {db.name for db in facts.public_folder_databases} == {"PF01", "Public Folder Store (EX2003)"}
     assert len(facts.public_folder_trees) == 1
     assert facts.recipients_scanned == 555

@@ -232,3 +232,15 @@ async def test_the_servers_screen_shows_a_bundle_from_the_servers(lab, tmp_path)
     rows = [line.strip(" │").split()[:2] for line in text.splitlines()]
     assert [row for row in rows if row and row[0].startswith("L12EX")] == [
         ["L12EX1", "answered"], ["L12EX2", "answered"]]
+
+
+def test_the_freebusy_plan_reads_free_busy_replicas_from_the_servers(lab, tmp_path):
+    """AD does not say which databases hold free/busy replicas; the servers do, and the plan says
+    it asked them (the lab's PF01 holds the replica of its AG's site folder)."""
+    dc, running = lab
+    config = write_lab_config(dc, running, tmp_path / "exops.yaml")
+    planned = run(config, "fix", "freebusy", "--dn", ORPHAN, "--dry-run")
+    assert planned.returncode == 0, planned.stderr
+    said = " ".join(planned.stdout.split())
+    assert "free/busy replicas checked on the Exchange servers (public-folders.ps1 read by L12EX1" in said
+    assert "PF01 holds a replica" in said and "could not be checked" not in said

@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 import pytest
 
 from exops.checks.exchange import folder_replicas, servers_read, site_folders
-from exops.facts.directory import AdminGroup, DirectoryFacts, PrefixGroup, PublicFolderDatabase
+from exops.dn import server_of
+from exops.facts.directory import AdminGroup, DirectoryFacts, ExchangeServer, PrefixGroup, PublicFolderDatabase
 from exops.facts.exchange import (ExchangeFacts, FreeBusyFolder, OrgServer, PublicFolderStore, ServerReport,
                                   ServiceState)
 from exops.facts.serde import from_data, to_data
@@ -38,6 +39,8 @@ def directory(*ags: AdminGroup) -> DirectoryFacts:
     return DirectoryFacts(
         source="test", base_dn="DC=litware,DC=com", admin_groups=ags,
         public_folder_databases=(PublicFolderDatabase(PF01, "PF01"), PublicFolderDatabase(PF03, "Public Folder Store (EX2003)")),
+        servers=tuple(ExchangeServer(server_of(db), server_of(db).split(",")[0][3:], version) for db, version in
+                      ((PF01, "Version 14.3"), (PF03, "Version 6.5"))),
         recipient_prefixes=(PrefixGroup(ORPHAN, {"mailbox": 140}),))
 
 
