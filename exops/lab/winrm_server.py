@@ -10,6 +10,7 @@ the fan-out benchmark.
 """
 from __future__ import annotations
 
+import atexit
 import base64
 import hashlib
 import os
@@ -30,13 +31,15 @@ _user_file: Path | None = None
 
 def _accept_ntlm(account: Account) -> None:
     """pyspnego's NTLM acceptor reads the accounts it accepts only from the file `$NTLM_USER_FILE`
-    names, for the whole process: the lab keeps one such file per process and adds each account."""
+    names, for the whole process: the lab keeps one such file per process, adds each account,
+    and removes it when the process exits (it holds the lab's passwords)."""
     global _user_file
     with _USER_FILE_LOCK:
         if _user_file is None:
             descriptor, name = tempfile.mkstemp(prefix="exops-lab-ntlm-")   # mode 0600
             os.close(descriptor)
             _user_file = Path(name)
+            atexit.register(_user_file.unlink, missing_ok=True)
         os.environ["NTLM_USER_FILE"] = str(_user_file)
         if account.ntlm_line() not in _user_file.read_text().splitlines(keepends=True):
             with open(_user_file, "a") as users:
