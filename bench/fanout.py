@@ -12,8 +12,10 @@ store reads litware's directory from its ldifde export, so no Samba DC is needed
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -64,7 +66,8 @@ def main() -> None:
     clone_servers(state, args.servers)
     lab.path.write_text(json.dumps(state))
     issue_ca(work / "ca")
-    with serve(lab, scenario, work, ca_dir=work / "ca", password=LAB_ADMIN_PASSWORD, delay=args.latency) as running:
+    with _removed(work), serve(lab, scenario, work, ca_dir=work / "ca",
+                               password=LAB_ADMIN_PASSWORD, delay=args.latency) as running:
         settings = ExchangeSettings(
             user=running.meta.user, transport="ntlm", ca_file=running.meta.ca_file,
             servers=tuple(ServerSettings(e.server, e.url, ("cas", "mailbox")) for e in running.meta.endpoints))
@@ -79,6 +82,15 @@ def main() -> None:
           f"({read} servers read, {findings} findings)")
     print(f"  all, one after another:             {apart:7.2f} s  ({read_apart} servers read)")
     print(f"  sequential / concurrent: {apart / together:.1f}x; concurrent / one server: {together / one:.1f}x")
+
+
+@contextlib.contextmanager
+def _removed(work: Path):
+    """The bench's working folder (its CA, the lab's state) is removed when the run ends."""
+    try:
+        yield
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -119,6 +120,7 @@ def main() -> None:
             shell.close()
     finally:
         stop_lab_balancer(state)
+        shutil.rmtree(work, ignore_errors=True)
     version = subprocess.run(["haproxy", "-v"], capture_output=True, text=True).stdout.split()[2]
     print(f"clients: {args.clients} threads against Exchange-RPC through HAProxy {version}, each connection held "
           f"{args.hold:g} s, {os.cpu_count()} CPUs")
