@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import time
@@ -126,14 +127,45 @@ async def quit_mid_scan(bundle: str, after: float, in_thread: bool = False) -> d
 
     steps.BIG_EVIDENCE = 1 << 62 if in_thread else BIG_EVIDENCE
 
+    already = _descendants(os.getpid())          # e.g. this process's own pool, kept for reuse
     app = ExopsApp(bundle=bundle)
     async with app.run_test(size=SIZE) as pilot:
         await asyncio.sleep(after)
         if not app.session.busy:
             raise SystemExit("the scan ended before the quit: use a bigger bundle")
+        reading = _descendants(os.getpid()) - already
         pressed = time.perf_counter()
         await pilot.press("q")
-    return {"exited": time.perf_counter() - pressed, "cancel_set": app.triage_cancel.is_set()}
+    exited = time.perf_counter() - pressed
+    await asyncio.sleep(1.0)
+    left = {pid for pid in reading if _running(pid)}
+    return {"exited": exited, "cancel_set": app.triage_cancel.is_set(), "reading": len(reading),
+            "left": len(left)}
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` is still a live process (a zombie has ended; its parent may not reap it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _descendants(root: int) -> set[int]:
+    """The processes below `root` (Linux /proc): a killed parent's orphans are re-parented, so
+    the set is taken while the reading runs and looked up again after the quit."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
 
 
 def measure(quick: bool = False, repeat: int = 3, logs: int | None = None,
@@ -172,7 +204,10 @@ def measure(quick: bool = False, repeat: int = 3, logs: int | None = None,
         "",
         f"Keys answered within {BUDGET_MS} ms while scanning: "
         f"{sum(1 for x in busy if x * 1000 <= BUDGET_MS)} of {len(busy)}; the cancel event was "
-        f"set on every quit: {all(q['cancel_set'] for q in quits + thread_quits)}."]
+        f"set on every quit: {all(q['cancel_set'] for q in quits + thread_quits)}; processes "
+        f"reading at the quit (the child and its workers): "
+        f"{', '.join(str(q['reading']) for q in quits)}, left 1 s after it: "
+        f"{sum(q['left'] for q in quits)}."]
 
 
 def main() -> int:

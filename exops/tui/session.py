@@ -6,7 +6,9 @@ here run in that worker thread: they may block, and they never touch widgets.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -180,13 +182,14 @@ def _gather_in_child(bundle: str, step: Callable[[str], None],
     import pickle
     import selectors
     import subprocess
-    import sys
 
     from exops.errors import Cancelled, ExopsError
 
-    child = subprocess.Popen(
-        [sys.executable, "-c", "from exops.tui.session import _child_main; _child_main()", bundle],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    # a session of its own, so that ending it ends the worker processes its scan started too:
+    # a pool's workers outlive a parent that is killed
+    child = subprocess.Popen(child_command(bundle), stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
     try:
         with selectors.DefaultSelector() as ready:
             ready.register(child.stdout, selectors.EVENT_READ)
@@ -207,10 +210,17 @@ def _gather_in_child(bundle: str, step: Callable[[str], None],
                 else:
                     raise ExopsError(value)
     finally:
-        if child.poll() is None:
-            child.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)     # the child and any workers it started
         child.wait()
         child.stdout.close()
+
+
+def child_command(bundle: str) -> list[str]:
+    """The command of the child that reads `bundle` (`_child_main`)."""
+    import sys
+    return [sys.executable, "-c", "from exops.tui.session import _child_main; _child_main()",
+            bundle]
 
 
 def _child_main() -> None:

@@ -99,3 +99,34 @@ def test_the_cancel_event_stops_the_scan_it_reaches(large_bundle, monkeypatch, i
         steps.load_facts(steps.Session(bundle=str(large_bundle)), step, cancel)
     assert [t for t in seen if t.startswith("reading")] == [seen[-1]]   # no log after the first
     assert not _children_reading(large_bundle)
+
+
+def test_ending_the_reading_child_ends_the_processes_it_started(tmp_path, monkeypatch):
+    """A log of 256 MiB or more is read by worker processes, which outlive a parent that is
+    killed: cancelling must end them with the child. A stand-in child starts one, says its
+    PID and waits."""
+    import subprocess
+
+    from exops.errors import Cancelled
+
+    script = tmp_path / "child.py"
+    script.write_text(
+        "import pickle, subprocess, sys, time\n"
+        "worker = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "pickle.dump(('step', str(worker.pid)), sys.stdout.buffer); sys.stdout.buffer.flush()\n"
+        "time.sleep(60)\n")
+    monkeypatch.setattr(steps, "child_command", lambda bundle: [sys.executable, str(script)])
+    cancel, workers = threading.Event(), []
+
+    def step(text: str) -> None:
+        workers.append(int(text))
+        cancel.set()
+    with pytest.raises(Cancelled):
+        steps._gather_in_child("bundle", step, cancel)
+    for _ in range(100):
+        state = subprocess.run(["ps", "-o", "stat=", "-p", str(workers[0])], capture_output=True,
+                               text=True).stdout.strip()
+        if not state or state.startswith("Z"):
+            break
+        threading.Event().wait(0.05)
+    assert not state or state.startswith("Z"), f"worker {workers[0]} still running ({state})"
