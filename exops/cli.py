@@ -35,8 +35,9 @@ OUTPUT_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
 
 class ExopsGroup(click.Group):
     """click's group with exops's exit codes: usage errors are UNKNOWN (3), not click's 2, and so
-    is input or output the system refused (a full disk, a missing folder, /proc, a closed pipe):
-    one line, never a traceback, also not at interpreter exit."""
+    are input or output the system refused (a full disk, a missing folder, /proc, a closed pipe)
+    and a run stopped with Ctrl-C (a monitoring system must not read it as a warning): one
+    line, never a traceback, also not at interpreter exit."""
 
     def main(self, *args, standalone_mode: bool = True, **extra):
         if not standalone_mode:
@@ -50,9 +51,13 @@ class ExopsGroup(click.Group):
         except click.ClickException as exc:
             exc.show()
             code = UNKNOWN
-        except click.Abort:
-            error_console.print("Aborted!")
-            code = 1
+        except click.Abort as exc:
+            if isinstance(exc.__cause__, KeyboardInterrupt):   # Ctrl-C: nothing was decided
+                error_console.print("Interrupted: nothing was decided.")
+                code = UNKNOWN
+            else:
+                error_console.print("Aborted!")
+                code = 1
         except _SystemRefused as exc:
             show_error(exc)
             code = UNKNOWN

@@ -82,6 +82,22 @@ def test_unreadable_input_is_one_line_and_exit_unknown(tmp_path):
     assert nothing.returncode == 3 and "nothing to check" in nothing.stderr
 
 
+def test_a_check_stopped_with_ctrl_c_is_unknown_not_a_warning(tmp_path):
+    """Interrupted, nothing was decided: exit 3, one line. (A pipe nobody writes to keeps the
+    check waiting.)"""
+    import signal
+    import time
+    fifo = tmp_path / "Application.evtx"
+    os.mkfifo(fifo)
+    run = subprocess.Popen(["exops", "check", "--evtx", str(fifo)], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(2)
+    os.killpg(run.pid, signal.SIGINT)
+    out, err = run.communicate(timeout=30)
+    assert run.returncode == 3, err
+    assert err.strip() == "Interrupted: nothing was decided." and "Traceback" not in out + err
+
+
 def test_third_party_check_plugin_runs_through_the_entry_point():
     assert "SAMPLE-AG-COUNT" in exops("checks").stdout
     result = exops("check", "--bundle", str(BUNDLE), "--only", "SAMPLE-AG-COUNT", "--format", "json")
