@@ -38,7 +38,8 @@ class _Console(Console):
 
 
 console = _Console(highlight=False)
-if not console.is_terminal:  # files and pipes: wide enough that DNs and summaries stay on one line
+if not console.is_terminal and not os.environ.get("COLUMNS", "").isdigit():
+    # files and pipes: wide enough that DNs and summaries stay on one line, unless COLUMNS says
     console = _Console(highlight=False, width=160)
 error_console = _Console(stderr=True, highlight=False)
 

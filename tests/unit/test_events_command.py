@@ -126,3 +126,16 @@ def test_a_dn_wider_than_the_room_breaks_between_its_parts_only():
         assert any("/cn=Fabrikam Warehouse Shipping Coordinator 01" in c for c in cells)
         assert "0x80070005" in text and "0x80004005" in text and "\\x0a" not in text
         assert max(len(line) for line in text.splitlines()) <= columns
+
+
+def test_piped_output_takes_its_width_from_columns(tmp_path):
+    """Into a pipe or a file exops writes 160 columns, or what COLUMNS says."""
+    good = logs(tmp_path)[1]
+    widths = {}
+    for columns in ("60", None):
+        env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+        env.update({"COLUMNS": columns} if columns else {})
+        out = subprocess.run([sys.executable, "-m", "exops", "events", good], env=env,
+                             capture_output=True, text=True).stdout
+        widths[columns] = max(map(len, out.splitlines()))
+    assert widths["60"] <= 60 < widths[None] <= 160
