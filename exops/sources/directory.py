@@ -42,9 +42,9 @@ from ldap3.utils.conv import escape_filter_chars
 from exops.config import DirectorySettings, secret
 from exops.facts.directory import DirectoryFacts
 from exops.facts.store import Facts
-from exops.sources.entries import ATTRIBUTES, DirectoryFactsBuilder
+from exops.sources.entries import ATTRIBUTES, RECIPIENT_ATTRIBUTES, DirectoryFactsBuilder
 from exops.sources.ldap_partitions import parallel_pages, usn_partitions
-from exops.sources.ldap_stream import stream_pages
+from exops.sources.ldap_stream import _search_entry, _text, stream_pages
 from exops.errors import Cancelled, ExopsError
 from exops.terminal import brief
 
@@ -532,7 +532,8 @@ class DirectorySource:
 
     def recipients(self, base: str, *, cancel: Cancel = None,
                    progress: ProgressHook = None) -> Iterator[Entry]:
-        """Every recipient with a legacyExchangeDN under `base`, in no particular order.
+        """Every recipient with a legacyExchangeDN under `base`, in no particular order, with
+        the RECIPIENT_ATTRIBUTES the facts are made of.
 
         One search on this connection by default. With `connections` above 1 the search is split
         into the `recipient_partitions`, read on that many connections at once, each bound and
@@ -543,7 +544,7 @@ class DirectorySource:
         """
         partitions = self.recipient_partitions(base) if self.connections > 1 else []
         if not partitions:
-            yield from self.stream(base, RECIPIENT_FILTER, ATTRIBUTES, cancel=cancel,
+            yield from self.stream(base, RECIPIENT_FILTER, RECIPIENT_ATTRIBUTES, cancel=cancel,
                                    progress=progress, phase="recipients")
             return
 
@@ -552,7 +553,8 @@ class DirectorySource:
                                  self._unpaged) as own:
                 for clause in clauses:
                     yield from own._stream_pages(base, f"(&{RECIPIENT_FILTER}{clause})",
-                                                 ATTRIBUTES, cancel=stop, phase="recipients")
+                                                 RECIPIENT_ATTRIBUTES, cancel=stop,
+                                                 phase="recipients")
 
         entries, pages, started = 0, 0, time.monotonic()
         for page in parallel_pages(read, partitions, self.connections, cancel):
@@ -636,61 +638,6 @@ class _LeanSyncStrategy(SyncStrategy):
                 "attributes": attributes}
 
 
-def _search_entry(raw: bytes) -> tuple[int, dict] | None:
-    """(message id, lean entry) of a SearchResultEntry message (RFC 4511 4.5.2), or None for any
-    other message or one this reader does not take (ldap3 then decodes it)."""
-    try:
-        size, i = _ber_length(raw, 1)
-        if raw[0] != 0x30 or i + size != len(raw):
-            return None
-        if raw[i] != 0x02:
-            return None
-        size, i = _ber_length(raw, i + 1)
-        message_id, i = int.from_bytes(raw[i:i + size], "big"), i + size
-        if raw[i] != 0x64 or raw[_ber_length(raw, i + 1)[1]] != 0x04:
-            return None
-        size, i = _ber_length(raw, _ber_length(raw, i + 1)[1] + 1)
-        dn, i = raw[i:i + size].decode("utf-8"), i + size
-        if raw[i] != 0x30:
-            return None
-        size, i = _ber_length(raw, i + 1)
-        attributes, end = {}, i + size
-        while i < end:
-            if raw[i] != 0x30 or raw[_ber_length(raw, i + 1)[1]] != 0x04:
-                return None
-            size, i = _ber_length(raw, _ber_length(raw, i + 1)[1] + 1)
-            name, i = raw[i:i + size].decode("utf-8").lower(), i + size
-            if raw[i] != 0x31:
-                return None
-            size, i = _ber_length(raw, i + 1)
-            values, stop = [], i + size
-            while i < stop:
-                if raw[i] != 0x04:
-                    return None
-                size, i = _ber_length(raw, i + 1)
-                values.append(_text(raw[i:i + size]))
-                i += size
-            if i != stop:
-                return None
-            attributes[name] = values
-        if i != end:
-            return None
-    except (IndexError, UnicodeDecodeError):
-        return None
-    return message_id, {"type": "searchResEntry", "dn": dn, "attributes": attributes}
-
-
-def _ber_length(data: bytes, at: int) -> tuple[int, int]:
-    """The BER length starting at `at`, and where its content starts."""
-    first = data[at]
-    if first < 0x80:
-        return first, at + 1
-    count = first & 0x7F
-    if not count or at + 1 + count > len(data):
-        raise IndexError("indefinite or cut BER length")
-    return int.from_bytes(data[at + 1:at + 1 + count], "big"), at + 1 + count
-
-
 def _lean(conn: Connection) -> Connection:
     """Swap in the lean strategy (before the connection opens); see _LeanSyncStrategy."""
     strategy = _LeanSyncStrategy(conn)
@@ -713,13 +660,6 @@ def _lean_entries(conn: Connection) -> Iterator[None]:
     finally:
         conn.strategy.lean = False
         conn.empty_attributes, conn.auto_range = saved
-
-
-def _text(value: bytes):
-    try:
-        return value.decode("utf-8")
-    except UnicodeDecodeError:
-        return bytes(value)
 
 
 def _quietly_unbind(conn: Connection) -> None:

@@ -16,6 +16,9 @@ from exops.facts.directory import (EXPORT_ATTRIBUTES, AdminGroup, Container, Dir
 
 # What a collector must ask for: what docs/guide.md's ldifde recipes export, plus a few names.
 ATTRIBUTES = (*EXPORT_ATTRIBUTES.split(","), "mailNickname", "name")
+# What `DirectoryFactsBuilder.add` reads of a recipient: all a recipient scan needs to ask for
+# (less for the server to check and send, less for exops to decode).
+RECIPIENT_ATTRIBUTES = ("objectClass", "legacyExchangeDN", "homeMDB", "msExchHomeServerName")
 RECIPIENT_CLASSES = ("user", "contact", "group")
 CONTAINER_CLASSES = ("msexchserverscontainer", "msexchpublicfoldertreecontainer", "msexchadmingroupcontainer")
 

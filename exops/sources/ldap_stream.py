@@ -37,7 +37,7 @@ PAGED_RESULTS = b"1.2.840.113556.1.4.319"
 RECEIVE_SIZE = 65536
 SEARCH_ENTRY, SEARCH_REFERENCE, SEARCH_DONE = 0x64, 0x73, 0x65
 
-# Decodes one SearchResultEntry message: (message id, {"dn", "attributes"}) or None.
+# Decodes one SearchResultEntry message: (message id, {"dn", "attributes"}) or None (`_search_entry`).
 EntryDecoder = Callable[[bytes], "tuple[int, dict] | None"]
 
 
@@ -172,39 +172,37 @@ def _why(exc: OSError) -> str:
     return str(exc)
 
 
-def _length(data: bytes, at: int) -> tuple[int, int]:
-    """The BER length at `at` and where its content starts."""
-    first = data[at]
-    if first < 0x80:
-        return first, at + 1
-    count = first & 0x7F
-    if not count or at + 1 + count > len(data):
-        raise lx.LDAPSocketReceiveError("an LDAP message with an unreadable length")
-    return int.from_bytes(data[at + 1:at + 1 + count], "big"), at + 1 + count
-
-
 def _header(frame: bytes) -> tuple[int, int]:
     """(message id, protocolOp tag) of one message."""
-    _, at = _length(frame, 1)
-    if frame[at] != 0x02:
-        raise lx.LDAPSocketReceiveError("an LDAP message without a message id")
-    size, at = _length(frame, at + 1)
-    return int.from_bytes(frame[at:at + size], "big"), frame[at + size]
+    _, at, _ = _tlv(frame, 0)
+    tag, start, stop = _tlv(frame, at)
+    if tag != 0x02 or stop >= len(frame):
+        raise lx.LDAPSocketReceiveError("an LDAP message without a message id or operation")
+    return int.from_bytes(frame[start:stop], "big"), frame[stop]
 
 
 def _tlv(data: bytes, at: int) -> tuple[int, int, int]:
     """(tag, content start, content end) of the element at `at`."""
-    size, start = _length(data, at + 1)
+    try:
+        tag, (size, start) = data[at], _ber_length(data, at + 1)
+    except IndexError:
+        raise lx.LDAPSocketReceiveError("a cut LDAP message") from None
     if start + size > len(data):
         raise lx.LDAPSocketReceiveError("a cut LDAP message")
-    return data[at], start, start + size
+    return tag, start, start + size
 
 
 def _search_done(frame: bytes) -> SearchDone:
     """SearchResultDone (RFC 4511 4.5.2): result code, diagnostic message, referrals and the
     paged-results cookie (RFC 2696) from the message's controls."""
-    _, _, end = _tlv(frame, 0)
-    _, at = _length(frame, 1)
+    try:
+        return _done_fields(frame)
+    except IndexError:
+        raise lx.LDAPSocketReceiveError("a SearchResultDone exops cannot read") from None
+
+
+def _done_fields(frame: bytes) -> SearchDone:
+    _, at, end = _tlv(frame, 0)
     _, _, at = _tlv(frame, at)                       # messageID
     tag, at, done_end = _tlv(frame, at)              # [APPLICATION 5] LDAPResult
     if tag != SEARCH_DONE:
@@ -239,3 +237,65 @@ def _search_done(frame: bytes) -> SearchDone:
             cookie = bytes(frame[start:stop])
     description = RESULT_CODES.get(code, f"result {code}")
     return SearchDone(description, message, tuple(referrals), cookie)
+
+
+def _search_entry(raw: bytes) -> tuple[int, dict] | None:
+    """(message id, lean entry) of a SearchResultEntry message (RFC 4511 4.5.2), or None for any
+    other message or one this reader does not take (ldap3 then decodes it)."""
+    try:
+        size, i = _ber_length(raw, 1)
+        if raw[0] != 0x30 or i + size != len(raw):
+            return None
+        if raw[i] != 0x02:
+            return None
+        size, i = _ber_length(raw, i + 1)
+        message_id, i = int.from_bytes(raw[i:i + size], "big"), i + size
+        if raw[i] != 0x64 or raw[_ber_length(raw, i + 1)[1]] != 0x04:
+            return None
+        size, i = _ber_length(raw, _ber_length(raw, i + 1)[1] + 1)
+        dn, i = raw[i:i + size].decode("utf-8"), i + size
+        if raw[i] != 0x30:
+            return None
+        size, i = _ber_length(raw, i + 1)
+        attributes, end = {}, i + size
+        while i < end:
+            if raw[i] != 0x30 or raw[_ber_length(raw, i + 1)[1]] != 0x04:
+                return None
+            size, i = _ber_length(raw, _ber_length(raw, i + 1)[1] + 1)
+            name, i = raw[i:i + size].decode("utf-8").lower(), i + size
+            if raw[i] != 0x31:
+                return None
+            size, i = _ber_length(raw, i + 1)
+            values, stop = [], i + size
+            while i < stop:
+                if raw[i] != 0x04:
+                    return None
+                size, i = _ber_length(raw, i + 1)
+                values.append(_text(raw[i:i + size]))
+                i += size
+            if i != stop:
+                return None
+            attributes[name] = values
+        if i != end:
+            return None
+    except (IndexError, UnicodeDecodeError):
+        return None
+    return message_id, {"type": "searchResEntry", "dn": dn, "attributes": attributes}
+
+
+def _ber_length(data: bytes, at: int) -> tuple[int, int]:
+    """The BER length starting at `at`, and where its content starts."""
+    first = data[at]
+    if first < 0x80:
+        return first, at + 1
+    count = first & 0x7F
+    if not count or at + 1 + count > len(data):
+        raise IndexError("indefinite or cut BER length")
+    return int.from_bytes(data[at + 1:at + 1 + count], "big"), at + 1 + count
+
+
+def _text(value: bytes):
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return bytes(value)

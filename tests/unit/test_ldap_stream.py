@@ -85,3 +85,10 @@ def test_bytes_that_are_not_ldap_end_the_stream():
     finally:
         ours.close()
         theirs.close()
+
+
+@pytest.mark.parametrize("cut", [3, 9, 14, -3])
+def test_a_cut_end_of_search_is_an_error_not_a_traceback(cut):
+    raw = bytearray(done(9, 0, cookie=b"abc"))
+    with pytest.raises(lx.LDAPSocketReceiveError):
+        _search_done(bytes(raw[:cut]))
