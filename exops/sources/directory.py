@@ -44,7 +44,7 @@ from exops.facts.directory import DirectoryFacts
 from exops.facts.store import Facts
 from exops.sources.entries import ATTRIBUTES, RECIPIENT_ATTRIBUTES, DirectoryFactsBuilder
 from exops.sources.ldap_partitions import parallel_pages, usn_partitions
-from exops.sources.ldap_stream import _search_entry, _text, stream_pages
+from exops.sources.ldap_stream import StreamCancelled, _search_entry, _text, stream_pages
 from exops.errors import Cancelled, ExopsError
 from exops.terminal import brief
 
@@ -420,9 +420,9 @@ class DirectorySource:
         Read by ldap_stream: paged, the next page is asked for while this one is folded;
         `unpaged` where the server allows, in chunks of `page_size` entries. The connection is
         the stream's until it ends (a request is in flight while the caller holds an entry), and
-        is closed if the stream is left early. An unpaged search the server cuts short is read
-        again paged if nothing was handed over yet; otherwise `ServerLimit` is raised (collect
-        starts over, paged).
+        is closed if the stream is left early. An unpaged search the server cuts short, or that
+        outlasts the timeout, is read again paged if nothing was handed over yet; otherwise
+        `ServerLimit` is raised (collect starts over, paged).
         """
         for page in self._stream_pages(base, filter, attributes, cancel=cancel,
                                        progress=progress, phase=phase):
@@ -443,7 +443,7 @@ class DirectorySource:
             with self.directory_errors():
                 for raw in stream_pages(self._conn, _search_entry, base, filter, SUBTREE,
                                         attributes, None if unpaged else self.page_size,
-                                        self.page_size, done):
+                                        self.page_size, done, cancel, self.settings.timeout):
                     if cancel is not None and cancel.is_set():
                         raise DirectoryCancelled(f"{phase}: cancelled after {entries} entries")
                     page = [Entry(dn, attrs) for dn, attrs in raw]
@@ -454,10 +454,16 @@ class DirectorySource:
                     if progress is not None:
                         progress(PageProgress(phase, entries, pages, time.monotonic() - started))
             finished = True
-        except ServerLimit:
+        except StreamCancelled:
+            raise DirectoryCancelled(f"{phase}: cancelled after {entries} entries") from None
+        except (ServerLimit, DirectoryTimeout) as exc:
+            # An unpaged search is silent until the server is done: a big one may outlast
+            # the timeout that a page would not. Either way, paging is the answer.
             self.close()
-            if entries:
+            if not unpaged:
                 raise
+            if entries:
+                raise ServerLimit(str(exc)) from None
             self._unpaged, finished = False, True
             yield from self._stream_pages(base, filter, attributes, cancel=cancel,
                                           progress=progress, phase=phase)

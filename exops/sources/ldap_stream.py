@@ -20,7 +20,10 @@ TLS is the only layer under LDAP.
 """
 from __future__ import annotations
 
+import select
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -35,10 +38,15 @@ from ldap3.utils.asn1 import encode
 
 PAGED_RESULTS = b"1.2.840.113556.1.4.319"
 RECEIVE_SIZE = 65536
+POLL = 0.1        # seconds between looks at the cancel event while the server is silent
 SEARCH_ENTRY, SEARCH_REFERENCE, SEARCH_DONE = 0x64, 0x73, 0x65
 
 # Decodes one SearchResultEntry message: (message id, {"dn", "attributes"}) or None (`_search_entry`).
 EntryDecoder = Callable[[bytes], "tuple[int, dict] | None"]
+
+
+class StreamCancelled(Exception):
+    """The cancel event was set while the stream waited for the server."""
 
 
 @dataclass(frozen=True)
@@ -53,15 +61,18 @@ class SearchDone:
 
 def stream_pages(conn: Connection, decode: EntryDecoder, base: str, filter: str, scope: int,
                  attributes: Sequence[str], page_size: int | None, chunk: int,
-                 on_done: Callable[[SearchDone], bool]) -> Iterator[list[tuple[str, dict]]]:
+                 on_done: Callable[[SearchDone], bool], cancel: threading.Event | None = None,
+                 timeout: float = 30.0) -> Iterator[list[tuple[str, dict]]]:
     """Every entry of the search, as lists of (dn, attributes).
 
     `on_done(done)` is called with each request's result before that request's entries are
     handed over; it returns whether the search goes on (a next page is asked for only if it
     does and the server gave a cookie) or raises to end it. Returns normally only once every
     response has been read; otherwise the connection has unread messages and must be closed.
+    While the server is silent (an unpaged search sends nothing until it is done) `cancel` is
+    looked at every POLL seconds (StreamCancelled), and `timeout` seconds of silence end it.
     """
-    wire = _Wire(conn.socket)
+    wire = _Wire(conn.socket, cancel, timeout)
     message_id = _send_search(conn, base, filter, scope, attributes, page_size, b"")
     while True:
         frames, done = [], None
@@ -122,8 +133,10 @@ def _send_search(conn: Connection, base: str, filter: str, scope: int, attribute
 class _Wire:
     """Complete LDAP messages from a socket, as they arrive."""
 
-    def __init__(self, sock: socket.socket):
+    def __init__(self, sock: socket.socket, cancel: threading.Event | None = None,
+                 timeout: float = 30.0):
         self.sock, self.buffer, self.start = sock, bytearray(), 0
+        self.cancel, self.timeout = cancel, timeout
 
     def messages(self) -> Iterator[bytes]:
         while True:
@@ -157,6 +170,7 @@ class _Wire:
         if self.start:
             del self.buffer[:self.start]
             self.start = 0
+        self._wait()
         try:
             data = self.sock.recv(RECEIVE_SIZE)
         except OSError as exc:   # ldap3's receive timeout (SO_RCVTIMEO) included
@@ -164,6 +178,24 @@ class _Wire:
         if not data:
             raise lx.LDAPSessionTerminatedByServerError("the server closed the connection")
         self.buffer += data
+
+
+    def _wait(self) -> None:
+        """Until the socket has something to read (TLS may hold decrypted bytes already)."""
+        pending = getattr(self.sock, "pending", None)
+        if pending is not None and pending():
+            return
+        deadline = time.monotonic() + self.timeout
+        while True:
+            if self.cancel is not None and self.cancel.is_set():
+                raise StreamCancelled()
+            try:
+                if select.select([self.sock], [], [], POLL)[0]:
+                    return
+            except (OSError, ValueError) as exc:      # closed under us
+                raise lx.LDAPSocketReceiveError(f"error receiving data: {exc}") from None
+            if time.monotonic() > deadline:
+                raise lx.LDAPSocketReceiveError("error receiving data: timed out")
 
 
 def _why(exc: OSError) -> str:
