@@ -10,7 +10,7 @@ from ldap3.core import exceptions as lx
 from ldap3.strategy.base import BaseStrategy
 from ldap3.utils.asn1 import decode_message_fast, ldap_result_to_dict_fast
 
-from exops.sources.ldap_stream import _search_done, _Wire
+from exops.sources.ldap_stream import StreamCancelled, _search_done, _Wire
 from tests.unit.test_ldap_entry_decoding import ATTRIBUTES, ber, entry
 
 PAGED = b"1.2.840.113556.1.4.319"
@@ -92,3 +92,17 @@ def test_a_cut_end_of_search_is_an_error_not_a_traceback(cut):
     raw = bytearray(done(9, 0, cookie=b"abc"))
     with pytest.raises(lx.LDAPSocketReceiveError):
         _search_done(bytes(raw[:cut]))
+
+
+def test_a_silent_server_yields_to_cancel_and_to_the_timeout():
+    ours, theirs = socket.socketpair()
+    try:
+        cancel = threading.Event()
+        cancel.set()
+        with pytest.raises(StreamCancelled):
+            next(_Wire(ours, cancel, timeout=60).messages())
+        with pytest.raises(lx.LDAPSocketReceiveError, match="timed out"):
+            next(_Wire(ours, threading.Event(), timeout=0.2).messages())
+    finally:
+        ours.close()
+        theirs.close()
