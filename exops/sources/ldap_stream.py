@@ -59,7 +59,7 @@ class SearchDone:
     cookie: bytes
 
 
-def stream_pages(conn: Connection, decode: EntryDecoder, base: str, filter: str, scope: int,
+def stream_pages(conn: Connection, decode: EntryDecoder, base: str, filter: str, scope: str,
                  attributes: Sequence[str], page_size: int | None, chunk: int,
                  on_done: Callable[[SearchDone], bool], cancel: threading.Event | None = None,
                  timeout: float = 30.0) -> Iterator[list[tuple[str, dict]]]:
@@ -112,7 +112,7 @@ def _decoded(frames: list[bytes], decode: EntryDecoder) -> list[tuple[str, dict]
     return entries
 
 
-def _send_search(conn: Connection, base: str, filter: str, scope: int, attributes: Sequence[str],
+def _send_search(conn: Connection, base: str, filter: str, scope: str, attributes: Sequence[str],
                  page_size: int | None, cookie: bytes) -> int:
     """Send one SearchRequest as ldap3 would, without waiting for its answer; its message id."""
     request = search_operation(base, filter, scope, 3, list(attributes), 0, 0, False,
