@@ -441,7 +441,8 @@ def stop_detached(target: Path, timeout: float = 10.0) -> bool:
 
 # ---------------------------------------------------------------- golden directories and fresh copies
 
-Builder = Callable[[RunningDC, Scenario], None]
+# Runs with the DC started; may return a step to run on its directory once Samba has stopped.
+Builder = Callable[[RunningDC, Scenario], "Callable[[Path], object] | None"]
 
 
 def cache_root() -> Path:
@@ -453,7 +454,7 @@ def golden_key(scenario: Scenario) -> str:
     from exops.lab import exchange_schema, seed
 
     digest = hashlib.sha256(_CACHE_FORMAT.encode())
-    for path in (scenario.path, exchange_schema.__file__, seed.__file__):
+    for path in (scenario.path, exchange_schema.__file__, seed.__file__, seed.CLONER):
         digest.update(Path(path).read_bytes() if path else b"")
     digest.update(_samba_version().encode())
     return f"{scenario.name}-{digest.hexdigest()[:12]}"
@@ -506,9 +507,11 @@ def _build(target: Path, scenario: Scenario, build: Builder) -> None:
     issue_ca(target / CA_DIR, f"exops lab CA ({scenario.name})")
     dc = SambaDC(target)
     try:
-        build(dc.start(), scenario)
+        offline = build(dc.start(), scenario)
     finally:
         dc.stop()
+    if offline is not None:      # the part of the build that needs Samba stopped
+        offline(target)
     # A copy must not believe it is running.
     DCInfo(**{**asdict(DCInfo.load(target)), "address": None, "pid": None,
               "pid_started": None}).save(target)
@@ -516,12 +519,14 @@ def _build(target: Path, scenario: Scenario, build: Builder) -> None:
         shutil.rmtree(target / stale, ignore_errors=True)
 
 
-def _default_build(dc: RunningDC, scenario: Scenario) -> None:
+def _default_build(dc: RunningDC, scenario: Scenario) -> Callable[[Path], object] | None:
     from exops.lab.exchange_schema import extend_schema
-    from exops.lab.seed import seed_directory
+    from exops.lab.seed import add_clones, seed_directory
 
     extend_schema(dc)
-    seed_directory(dc, scenario)
+    if seed_directory(dc, scenario).cloned:
+        return lambda target: add_clones(target, scenario)
+    return None
 
 
 def fresh_copy(golden: Path, dest: Path) -> SambaDC:

@@ -4,13 +4,23 @@ The configuration tree follows REFERENCE.md §1 (Microsoft Exchange → org → 
 → AG → Servers → server → InformationStore → [storage group] → databases; Folder Hierarchies →
 Public Folders). Recipients go to `OU=Exchange Users` under the domain. Everything is added over
 one LDAP connection, one entry per request: Samba handles requests one at a time, so pipelining
-(ldap3's ASYNC strategy) measured no faster here; about 3 ms a user with `ldb:nosync`.
+(ldap3's ASYNC strategy) measured no faster here; about 3 ms a user with `ldb:nosync` in a small
+directory. But an add costs Samba time in proportion to the users already there (ldb_clone
+says why): 10,000 took 222 s and 100,000 would take hours. So beyond OFFLINE_RECIPIENTS only the
+first recipient of each generated group is added over LDAP, and once Samba has stopped
+`add_clones` writes the others as copies of it (exops/lab/ldb_clone.py); tests compare such a
+directory with one seeded wholly over LDAP, entry for entry.
 """
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ldap3 import MODIFY_REPLACE, Connection
 
@@ -26,6 +36,8 @@ FOLDER_HIERARCHIES = "Folder Hierarchies"
 PUBLIC_FOLDERS = "Public Folders"
 # groupType of a universal distribution group (ADS_GROUP_TYPE_UNIVERSAL_GROUP, not security).
 UNIVERSAL_DISTRIBUTION = "8"
+OFFLINE_RECIPIENTS = 2000   # beyond this many, recipients are cloned offline (add_clones)
+CLONER = Path(__file__).with_name("ldb_clone.py")
 
 
 class SeedError(RuntimeError):
@@ -36,6 +48,7 @@ class SeedError(RuntimeError):
 class SeedReport:
     counts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    cloned: int = 0          # recipients left to `add_clones`
 
     def count(self, kind: str) -> None:
         self.counts[kind] = self.counts.get(kind, 0) + 1
@@ -50,12 +63,18 @@ class Database:
     public: bool
 
 
-def seed_directory(target, scenario: Scenario, progress=None) -> SeedReport:
+def seed_directory(target, scenario: Scenario, progress=None, *,
+                   offline: bool | None = None) -> SeedReport:
     """Create the scenario's Exchange objects and recipients in an empty lab directory.
 
     `target` is a `RunningDC` or a bound ldap3 Connection with rights on the configuration and
-    domain partitions. `progress(done)` is called every 1,000 recipients.
+    domain partitions. `progress(done)` is called every 1,000 recipients. With `offline` (by
+    default when there are more than OFFLINE_RECIPIENTS) only the templates of `clones` are
+    added: `add_clones` adds the rest once the DC has stopped (report.cloned says how many).
     """
+    if offline is None:
+        offline = recipient_count(scenario) > OFFLINE_RECIPIENTS
+    later = {dn for dn, _template, _attrs in clones(scenario)} if offline else set()
     conn, own = borrowed_or_own(target)
     started = time.monotonic()
     report = SeedReport()
@@ -74,7 +93,10 @@ def seed_directory(target, scenario: Scenario, progress=None) -> SeedReport:
                 raise SeedError(f"cannot delete {db.dn}: {_why(conn)}")
             report.count("deleted_database")
         for n, (kind, dn, classes, attrs) in enumerate(recipient_entries(scenario, databases)):
-            _add(conn, dn, classes, attrs)
+            if dn in later:
+                report.cloned += 1
+            else:
+                _add(conn, dn, classes, attrs)
             report.count(kind)
             if progress and n and n % 1000 == 0:
                 progress(n)
@@ -227,6 +249,56 @@ def recipient_entry(recipient: Recipient, parent_dn: str, domain: str,
         attrs["homeMDB"] = db.dn
         attrs["msExchHomeServerName"] = db.server_legacy_dn
     return dn, ["top", "person", "organizationalPerson", "user"], attrs
+
+
+def recipient_count(scenario: Scenario) -> int:
+    return sum(spec.get("generate") or 1 for spec in scenario.raw_recipients)
+
+
+def clones(scenario: Scenario) -> Iterator[tuple[str, str, dict]]:
+    """(dn, template dn, attributes) of every generated recipient but the first of its group,
+    which is its template: same kind, database and objectClasses, its own names and addresses."""
+    databases = scenario_databases(scenario)
+    entries = recipient_entries(scenario, databases)
+    next(entries)                                    # the recipients' OU
+    for spec in scenario.raw_recipients:
+        template = None
+        for _ in range(spec.get("generate") or 1):
+            _kind, dn, _classes, attrs = next(entries)
+            if template is None or not spec.get("generate"):
+                template = dn
+                continue
+            yield dn, template, {k: v if isinstance(v, list) else [v] for k, v in attrs.items()}
+
+
+def add_clones(dc_dir: Path, scenario: Scenario) -> int:
+    """Add the `clones` to the stopped lab DC in `dc_dir` (seeded with offline=True), through
+    exops/lab/ldb_clone.py run by Samba's own Python; how many were added."""
+    info = json.loads((Path(dc_dir) / "exops-lab.json").read_text())
+    partition = Path(dc_dir) / "private" / "sam.ldb.d" / f"{info['base_dn'].upper()}.ldb"
+    job = {"entries": [{"dn": dn, "template": template, "attrs": attrs}
+                       for dn, template, attrs in clones(scenario)]}
+    if not job["entries"]:
+        return 0
+    with tempfile.NamedTemporaryFile("w", suffix=".json", dir=dc_dir, encoding="utf-8") as spec:
+        json.dump(job, spec)
+        spec.flush()
+        done = subprocess.run([_samba_python(), str(CLONER), str(partition), spec.name],
+                              capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = " / ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+        raise SeedError(f"cloning {len(job['entries'])} recipients into {partition} failed: {tail}")
+    return len(job["entries"])
+
+
+def _samba_python() -> str:
+    """The interpreter samba-tool runs with: the one that has Samba's `ldb` module."""
+    tool = shutil.which("samba-tool")
+    if tool:
+        first = Path(tool).read_text(errors="replace").splitlines()[0]
+        if first.startswith("#!"):
+            return first[2:].strip().split()[0]
+    return "/usr/bin/python3"
 
 
 def _add(conn: Connection, dn: str, classes: list[str], attrs: dict) -> None:

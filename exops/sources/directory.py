@@ -9,10 +9,12 @@ DOMAIN\\user or DN), NTLM, or Kerberos (SASL GSSAPI, needs the `gssapi` package 
 
 Searches are paged (1,000 entries a page by default) and streamed: `collect()` folds recipients
 into DirectoryFacts as pages arrive, so memory stays flat in the number of users, and it checks
-for cancellation and reports progress between pages. The recipient scan, the one search that
-grows with the directory, can be split into disjoint uSNCreated ranges read on several
-connections at once (`connections`, see ldap_partitions). Every value a caller supplies goes into a
-filter through `escape_filter_chars`.
+for cancellation and reports progress between pages. Its two searches are read by ldap_stream
+(`stream`): the next page is asked for while the current one is folded, and from Samba, whose
+paging is expensive, the search is not paged at all (`unpaged`). The recipient scan, the one
+search that grows with the directory, can also be split into disjoint uSNCreated ranges read on
+several connections at once (`connections`, see ldap_partitions). Every value a caller supplies
+goes into a filter through `escape_filter_chars`.
 
 Failures surface as one-line typed errors (`DirectoryUnreachable`, `DirectoryAuthFailed`,
 `DirectoryTLSError`, `DirectoryTimeout`, `ReferralError`...), never as ldap3 tracebacks.
@@ -40,8 +42,9 @@ from ldap3.utils.conv import escape_filter_chars
 from exops.config import DirectorySettings, secret
 from exops.facts.directory import DirectoryFacts
 from exops.facts.store import Facts
-from exops.sources.entries import ATTRIBUTES, DirectoryFactsBuilder
+from exops.sources.entries import ATTRIBUTES, RECIPIENT_ATTRIBUTES, DirectoryFactsBuilder
 from exops.sources.ldap_partitions import parallel_pages, usn_partitions
+from exops.sources.ldap_stream import StreamCancelled, _search_entry, _text, stream_pages
 from exops.errors import Cancelled, ExopsError
 from exops.terminal import brief
 
@@ -85,6 +88,10 @@ class ReferralError(DirectoryError):
     """The server holds no copy of the requested naming context and refers elsewhere."""
 
 
+class ServerLimit(DirectoryError):
+    """The server cut an unpaged search short (a size, time or administrative limit)."""
+
+
 class DirectoryCancelled(DirectoryError, Cancelled):
     """The caller cancelled a long search between two pages."""
 
@@ -124,7 +131,8 @@ class DirectorySource:
     provides = (DirectoryFacts,)
 
     def __init__(self, settings: DirectorySettings, password: str | None = None,
-                 page_size: int = PAGE_SIZE, connections: int = SEARCH_CONNECTIONS):
+                 page_size: int = PAGE_SIZE, connections: int = SEARCH_CONNECTIONS,
+                 unpaged: bool | None = None):
         self.settings = settings
         self.name = f"directory {settings.url}"
         self.page_size = page_size
@@ -132,6 +140,7 @@ class DirectorySource:
         self._password = password
         self._conn: Connection | None = None
         self._root: dict[str, list] = {}
+        self._unpaged = unpaged     # None: decided by the server (`unpaged`)
         url = urlsplit(settings.url)
         self.scheme = url.scheme.lower()
         self.host = url.hostname or ""
@@ -301,7 +310,7 @@ class DirectorySource:
     def root_dse(self) -> dict[str, list]:
         if not self._root:
             attrs = ["defaultNamingContext", "configurationNamingContext", "rootDomainNamingContext",
-                     "dnsHostName", "supportedControl"]
+                     "dnsHostName", "supportedControl", "vendorName"]
             entry = next(self.search("", "(objectClass=*)", attrs, scope="base"), None)
             self._root = entry.attrs if entry else {}
         return self._root
@@ -351,18 +360,9 @@ class DirectorySource:
                 conn.search(base, filter, scope, attributes=list(attributes),
                             paged_size=paged, paged_cookie=cookie, size_limit=size_limit)
             result = conn.result or {}
-            desc = result.get("description")
-            if desc == "noSuchObject":
+            if not self._found(base, result.get("description"), result.get("message"),
+                               result.get("referrals")):
                 return
-            if desc == "referral":
-                raise ReferralError(f"{self.settings.url}: {base} is not held by this server; it "
-                                    f"refers to {', '.join(result.get('referrals') or ['another server'])}")
-            if desc == "timeLimitExceeded":
-                raise DirectoryTimeout(
-                    f"{self.settings.url}: the server's time limit ended the search of {base}")
-            if desc not in ("success", "sizeLimitExceeded"):
-                raise DirectoryError(f"{self.settings.url}: search of {base} failed: {desc} "
-                                     f"{(result.get('message') or '').strip()}".strip())
             # Taken before yielding (a caller may search on this connection meanwhile) and
             # dropped from the connection, so that only one page is ever held.
             response, conn.response = conn.response or [], None
@@ -379,6 +379,97 @@ class DirectorySource:
                 progress(PageProgress(phase, entries, pages, time.monotonic() - started))
             if not paged or not cookie:
                 return
+
+    def _found(self, base: str, desc: str | None, message: str | None, referrals,
+               unpaged: bool = False) -> bool:
+        """Whether a search's result lets its entries stand (False: `base` does not exist);
+        raises the typed error of a failed search, `ServerLimit` for an unpaged one the server
+        cut short."""
+        if desc == "noSuchObject":
+            return False
+        if desc == "referral":
+            raise ReferralError(f"{self.settings.url}: {base} is not held by this server; it "
+                                f"refers to {', '.join(referrals or ['another server'])}")
+        if unpaged and desc in ("sizeLimitExceeded", "timeLimitExceeded", "adminLimitExceeded"):
+            raise ServerLimit(f"{self.settings.url}: the server cut the unpaged search of {base} "
+                              f"short ({desc})")
+        if desc == "timeLimitExceeded":
+            raise DirectoryTimeout(
+                f"{self.settings.url}: the server's time limit ended the search of {base}")
+        if desc not in ("success", "sizeLimitExceeded"):
+            raise DirectoryError(f"{self.settings.url}: search of {base} failed: {desc} "
+                                 f"{(message or '').strip()}".strip())
+        return True
+
+    @property
+    def unpaged(self) -> bool:
+        """Whether `stream` reads unpaged: only from Samba, which answers an unpaged search in
+        full (up to its 256 MB reply limit) and pages expensively (its paged-results module
+        collects every match first, then looks each one up again by GUID for its page: six
+        times the server's time of an unpaged search at 10,000 users). Active Directory returns
+        at most MaxPageSize entries (1,000) to an unpaged search, so it is paged."""
+        if self._unpaged is None:
+            vendor = self.root_dse().get("vendorname") or [""]
+            self._unpaged = str(vendor[0]).startswith("Samba")
+        return self._unpaged
+
+    def stream(self, base: str, filter: str, attributes: Sequence[str], *, cancel: Cancel = None,
+               progress: ProgressHook = None, phase: str = "search") -> Iterator[Entry]:
+        """`search` for a scan that folds every entry as it comes (subtree, escaped filter).
+
+        Read by ldap_stream: paged, the next page is asked for while this one is folded;
+        `unpaged` where the server allows, in chunks of `page_size` entries. The connection is
+        the stream's until it ends (a request is in flight while the caller holds an entry), and
+        is closed if the stream is left early. An unpaged search the server cuts short, or that
+        outlasts the timeout, is read again paged if nothing was handed over yet; otherwise
+        `ServerLimit` is raised (collect starts over, paged).
+        """
+        for page in self._stream_pages(base, filter, attributes, cancel=cancel,
+                                       progress=progress, phase=phase):
+            yield from page
+            page.clear()
+
+    def _stream_pages(self, base: str, filter: str, attributes: Sequence[str], *,
+                      cancel: Cancel = None, progress: ProgressHook = None,
+                      phase: str = "search") -> Iterator[list[Entry]]:
+        unpaged = self.unpaged
+        self.connect()
+        entries, pages, started, finished = 0, 0, time.monotonic(), False
+
+        def done(result) -> bool:
+            return self._found(base, result.description, result.message, result.referrals,
+                               unpaged)
+        try:
+            with self.directory_errors():
+                for raw in stream_pages(self._conn, _search_entry, base, filter, SUBTREE,
+                                        attributes, None if unpaged else self.page_size,
+                                        self.page_size, done, cancel, self.settings.timeout):
+                    if cancel is not None and cancel.is_set():
+                        raise DirectoryCancelled(f"{phase}: cancelled after {entries} entries")
+                    page = [Entry(dn, attrs) for dn, attrs in raw]
+                    raw = None
+                    entries, pages = entries + len(page), pages + 1
+                    yield page
+                    page = None
+                    if progress is not None:
+                        progress(PageProgress(phase, entries, pages, time.monotonic() - started))
+            finished = True
+        except StreamCancelled:
+            raise DirectoryCancelled(f"{phase}: cancelled after {entries} entries") from None
+        except (ServerLimit, DirectoryTimeout) as exc:
+            # An unpaged search is silent until the server is done: a big one may outlast
+            # the timeout that a page would not. Either way, paging is the answer.
+            self.close()
+            if not unpaged:
+                raise
+            if entries:
+                raise ServerLimit(str(exc)) from None
+            self._unpaged, finished = False, True
+            yield from self._stream_pages(base, filter, attributes, cancel=cancel,
+                                          progress=progress, phase=phase)
+        finally:
+            if not finished:
+                self.close()     # a response is still on the wire
 
     def read(self, dn: str, attributes: Sequence[str] = ("*",)) -> Entry | None:
         return next(self.search(dn, "(objectClass=*)", attributes, scope="base"), None)
@@ -429,9 +520,16 @@ class DirectorySource:
         if self.read(base, ["objectClass"]) is None:
             raise DirectoryError(f"{self.settings.url}: the base DN {base} does not exist on this "
                                  "server (check base_dn, or leave it out to use the domain's)")
+        try:
+            return self._collect(base, cancel, progress)
+        except ServerLimit:     # cut short after some recipients were folded: again, paged
+            self._unpaged = False
+            return self._collect(base, cancel, progress)
+
+    def _collect(self, base: str, cancel: Cancel, progress: ProgressHook) -> DirectoryFacts:
         builder = DirectoryFactsBuilder(source=self.settings.url, base_dn=base)
         exchange = f"CN=Microsoft Exchange,CN=Services,{self.configuration_dn}"
-        for entry in self.search(exchange, "(objectClass=*)", ATTRIBUTES, cancel=cancel,
+        for entry in self.stream(exchange, "(objectClass=*)", ATTRIBUTES, cancel=cancel,
                                  progress=progress, phase="configuration"):
             builder.add(entry.dn, entry.attrs)
         for entry in self.recipients(base, cancel=cancel, progress=progress):
@@ -440,7 +538,8 @@ class DirectorySource:
 
     def recipients(self, base: str, *, cancel: Cancel = None,
                    progress: ProgressHook = None) -> Iterator[Entry]:
-        """Every recipient with a legacyExchangeDN under `base`, in no particular order.
+        """Every recipient with a legacyExchangeDN under `base`, in no particular order, with
+        the RECIPIENT_ATTRIBUTES the facts are made of.
 
         One search on this connection by default. With `connections` above 1 the search is split
         into the `recipient_partitions`, read on that many connections at once, each bound and
@@ -451,15 +550,17 @@ class DirectorySource:
         """
         partitions = self.recipient_partitions(base) if self.connections > 1 else []
         if not partitions:
-            yield from self.search(base, RECIPIENT_FILTER, ATTRIBUTES, cancel=cancel,
+            yield from self.stream(base, RECIPIENT_FILTER, RECIPIENT_ATTRIBUTES, cancel=cancel,
                                    progress=progress, phase="recipients")
             return
 
         def read(clauses: Iterable[str], stop: threading.Event) -> Iterator[list[Entry]]:
-            with DirectorySource(self.settings, self._password, self.page_size, 1) as own:
+            with DirectorySource(self.settings, self._password, self.page_size, 1,
+                                 self._unpaged) as own:
                 for clause in clauses:
-                    yield from own.pages(base, f"(&{RECIPIENT_FILTER}{clause})", ATTRIBUTES,
-                                         cancel=stop, phase="recipients")
+                    yield from own._stream_pages(base, f"(&{RECIPIENT_FILTER}{clause})",
+                                                 RECIPIENT_ATTRIBUTES, cancel=stop,
+                                                 phase="recipients")
 
         entries, pages, started = 0, 0, time.monotonic()
         for page in parallel_pages(read, partitions, self.connections, cancel):
@@ -543,61 +644,6 @@ class _LeanSyncStrategy(SyncStrategy):
                 "attributes": attributes}
 
 
-def _search_entry(raw: bytes) -> tuple[int, dict] | None:
-    """(message id, lean entry) of a SearchResultEntry message (RFC 4511 4.5.2), or None for any
-    other message or one this reader does not take (ldap3 then decodes it)."""
-    try:
-        size, i = _ber_length(raw, 1)
-        if raw[0] != 0x30 or i + size != len(raw):
-            return None
-        if raw[i] != 0x02:
-            return None
-        size, i = _ber_length(raw, i + 1)
-        message_id, i = int.from_bytes(raw[i:i + size], "big"), i + size
-        if raw[i] != 0x64 or raw[_ber_length(raw, i + 1)[1]] != 0x04:
-            return None
-        size, i = _ber_length(raw, _ber_length(raw, i + 1)[1] + 1)
-        dn, i = raw[i:i + size].decode("utf-8"), i + size
-        if raw[i] != 0x30:
-            return None
-        size, i = _ber_length(raw, i + 1)
-        attributes, end = {}, i + size
-        while i < end:
-            if raw[i] != 0x30 or raw[_ber_length(raw, i + 1)[1]] != 0x04:
-                return None
-            size, i = _ber_length(raw, _ber_length(raw, i + 1)[1] + 1)
-            name, i = raw[i:i + size].decode("utf-8").lower(), i + size
-            if raw[i] != 0x31:
-                return None
-            size, i = _ber_length(raw, i + 1)
-            values, stop = [], i + size
-            while i < stop:
-                if raw[i] != 0x04:
-                    return None
-                size, i = _ber_length(raw, i + 1)
-                values.append(_text(raw[i:i + size]))
-                i += size
-            if i != stop:
-                return None
-            attributes[name] = values
-        if i != end:
-            return None
-    except (IndexError, UnicodeDecodeError):
-        return None
-    return message_id, {"type": "searchResEntry", "dn": dn, "attributes": attributes}
-
-
-def _ber_length(data: bytes, at: int) -> tuple[int, int]:
-    """The BER length starting at `at`, and where its content starts."""
-    first = data[at]
-    if first < 0x80:
-        return first, at + 1
-    count = first & 0x7F
-    if not count or at + 1 + count > len(data):
-        raise IndexError("indefinite or cut BER length")
-    return int.from_bytes(data[at + 1:at + 1 + count], "big"), at + 1 + count
-
-
 def _lean(conn: Connection) -> Connection:
     """Swap in the lean strategy (before the connection opens); see _LeanSyncStrategy."""
     strategy = _LeanSyncStrategy(conn)
@@ -620,13 +666,6 @@ def _lean_entries(conn: Connection) -> Iterator[None]:
     finally:
         conn.strategy.lean = False
         conn.empty_attributes, conn.auto_range = saved
-
-
-def _text(value: bytes):
-    try:
-        return value.decode("utf-8")
-    except UnicodeDecodeError:
-        return bytes(value)
 
 
 def _quietly_unbind(conn: Connection) -> None:

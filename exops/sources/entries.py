@@ -16,8 +16,13 @@ from exops.facts.directory import (EXPORT_ATTRIBUTES, AdminGroup, Container, Dir
 
 # What a collector must ask for: what docs/guide.md's ldifde recipes export, plus a few names.
 ATTRIBUTES = (*EXPORT_ATTRIBUTES.split(","), "mailNickname", "name")
+# What `DirectoryFactsBuilder.add` reads of a recipient: all a recipient scan needs to ask for
+# (less for the server to check and send, less for exops to decode).
+RECIPIENT_ATTRIBUTES = ("objectClass", "legacyExchangeDN", "homeMDB", "msExchHomeServerName")
 RECIPIENT_CLASSES = ("user", "contact", "group")
 CONTAINER_CLASSES = ("msexchserverscontainer", "msexchpublicfoldertreecontainer", "msexchadmingroupcontainer")
+EXCHANGE_CLASSES = frozenset(("msexchorganizationcontainer", "msexchadmingroup", "msexchexchangeserver",
+                              "msexchpublicmdb", "msexchpftree", *CONTAINER_CLASSES))
 
 Attributes = Mapping[str, Sequence[str]]
 
@@ -76,9 +81,14 @@ class DirectoryFactsBuilder:
             self.duplicates += 1
             return
         classes = {c.lower() for c in attrs.get("objectclass", ())}
+        self._children[fold(parent_dn(dn))] += 1
+        if not classes & EXCHANGE_CLASSES:     # a recipient, or nothing exops counts
+            recipient = recipient_of(dn, attrs)
+            if recipient:
+                self.recipients.add(dn, recipient.legacy_dn, recipient.kind)
+            return
         name = first(attrs, "cn") or first(attrs, "name") or rdn_value(dn)
         legacy_dn = first(attrs, "legacyexchangedn")
-        self._children[fold(parent_dn(dn))] += 1
         if "msexchorganizationcontainer" in classes:
             self._orgs.append(Organization(dn=dn, name=name, legacy_dn=legacy_dn))
         elif "msexchadmingroup" in classes:
@@ -92,12 +102,8 @@ class DirectoryFactsBuilder:
                                                      owning_tree=first(attrs, "msexchowningpftree")))
         elif "msexchpftree" in classes:
             self._pf_trees.append(dn)
-        elif classes & set(CONTAINER_CLASSES):
-            self._containers[dn] = next(c for c in CONTAINER_CLASSES if c in classes)
         else:
-            recipient = recipient_of(dn, attrs)
-            if recipient:
-                self.recipients.add(dn, recipient.legacy_dn, recipient.kind)
+            self._containers[dn] = next(c for c in CONTAINER_CLASSES if c in classes)
 
     def facts(self) -> DirectoryFacts:
         """Sorted by DN, so facts do not depend on the order a server or file returned entries."""
