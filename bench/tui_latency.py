@@ -130,6 +130,12 @@ async def quit_mid_scan(bundle: str, after: float, in_thread: bool = False) -> d
     already = _descendants(os.getpid())          # e.g. this process's own pool, kept for reuse
     app = ExopsApp(bundle=bundle)
     async with app.run_test(size=SIZE) as pilot:
+        # in the child, quit once its workers read the logs (after the directory, which it
+        # reads alone): ending them too is what is measured
+        for _ in range(600 if not in_thread else 0):
+            if len(_descendants(os.getpid()) - already) > 1:
+                break
+            await asyncio.sleep(0.1)
         await asyncio.sleep(after)
         if not app.session.busy:
             raise SystemExit("the scan ended before the quit: use a bigger bundle")
