@@ -151,11 +151,14 @@ def main() -> int:
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="exops-bench-"))
     results = []
-    for users in args.users:
-        result = measure(users, args.repeat, args.connections, args.process_model, workdir)
-        print(f"{users:>7,} users: golden DC ready in {result['golden_seconds']:.1f} s "
-              f"(cached after the first build)", flush=True)
-        results.append(result)
+    try:
+        for users in args.users:
+            result = measure(users, args.repeat, args.connections, args.process_model, workdir)
+            print(f"{users:>7,} users: golden DC ready in {result['golden_seconds']:.1f} s "
+                  f"(cached after the first build)", flush=True)
+            results.append(result)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     print(f"\ncollect over LDAPS, Samba -M {args.process_model}, median of {args.repeat}:")
     print("\n".join(report(results)))
     print("\n".join(["", *memory_report(results)]))
