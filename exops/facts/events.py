@@ -104,11 +104,11 @@ def _without_repeats(scan: LogScan, seen: dict[tuple[int, str, str], set[int]]) 
             groups.append(group)
         elif twice < group.count:
             remaining = {day: ids for day, ids in fresh.items() if ids}
+            kept = {i for ids in remaining.values() for i in ids}
             groups.append(replace(
                 group, count=group.count - twice, record_ids=remaining,
                 per_day={day: len(ids) for day, ids in remaining.items()},
-                examples=tuple(e for e in group.examples
-                               if e.record_id in {i for ids in remaining.values() for i in ids})))
+                examples=tuple(e for e in group.examples if e.record_id in kept)))
     if not repeated:
         return scan
     events = "free/busy event" if repeated == 1 else "free/busy events"

@@ -114,8 +114,7 @@ class _Group:
         self.count = 0
         self.first_seen = self.last_seen = first.time
         self.codes: dict[str, None] = {}
-        self.per_day: Counter[str] = Counter()
-        self.record_ids: dict[str, list[int]] = {}
+        self.record_ids: dict[str, list[int]] = {}     # per day; its length is the day's count
         self.examples: list[FreeBusyEvent] = []
 
     def add(self, event: FreeBusyEvent, codes: list[str]) -> None:
@@ -123,9 +122,7 @@ class _Group:
         self.first_seen = min(self.first_seen, event.time)
         self.last_seen = max(self.last_seen, event.time)
         self.codes.update(dict.fromkeys(codes))
-        day = event.time.strftime("%Y-%m-%d")
-        self.per_day[day] += 1
-        self.record_ids.setdefault(day, []).append(event.record_id)
+        self.record_ids.setdefault(event.time.strftime("%Y-%m-%d"), []).append(event.record_id)
         if len(self.examples) < EXAMPLES_PER_GROUP:
             self.examples.append(event)
 
@@ -133,6 +130,6 @@ class _Group:
         return EventGroup(event_id=self.event_id, provider=self.provider, dn=self.dn,
                           computer=self.computer, count=self.count, first_seen=self.first_seen,
                           last_seen=self.last_seen, error_codes=tuple(self.codes),
-                          per_day=dict(sorted(self.per_day.items())),
+                          per_day={day: len(ids) for day, ids in sorted(self.record_ids.items())},
                           examples=tuple(self.examples),
                           record_ids={day: tuple(ids) for day, ids in sorted(self.record_ids.items())})

@@ -144,18 +144,19 @@ def _scan_batch(path: str, source: str, layout: Layout, offsets: range, backend:
                   counts)
 
 
-_OPEN: dict[str, object] = {}          # in a worker: the log it reads, and its templates
+_open: tuple[tuple, BinaryIO, TemplateCache] | None = None   # in a worker: the log it reads
 
 
 def _open_log(path: str) -> tuple[BinaryIO, TemplateCache]:
     """The worker's open log at `path` and the templates parsed from it so far, kept between
     batches (parsing every template again for each batch took a third of the time); a file
     that changed, or another log, is opened afresh and the last one closed."""
+    global _open
     status = os.stat(path)
     key = (path, status.st_ino, status.st_size, status.st_mtime_ns)
-    if _OPEN.get("key") != key:
-        if "stream" in _OPEN:
-            _OPEN["stream"].close()
+    if _open is None or _open[0] != key:
+        if _open is not None:
+            _open[1].close()
         stream = open(path, "rb")                 # noqa: SIM115 - kept open between batches
-        _OPEN.update(key=key, stream=stream, templates=TemplateCache(stream))
-    return _OPEN["stream"], _OPEN["templates"]
+        _open = (key, stream, TemplateCache(stream))
+    return _open[1], _open[2]

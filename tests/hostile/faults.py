@@ -138,16 +138,17 @@ def crash(pid: int) -> None:
     except (ProcessLookupError, PermissionError):
         os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists() \
-            and "Z" not in _state(pid):
+    while time.monotonic() < deadline and running(pid):
         time.sleep(POLL)
 
 
-def _state(pid: int) -> str:
+def running(pid: int) -> bool:
+    """Whether `pid` is a live process: not gone, not a zombie (ended, its parent may not reap
+    it)."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
-        return "Z"
+        return False
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from exops.lab.evtx_writer import EventSpec, write_evtx
 from exops.sources.bundle_writer import write_bundle
 from exops.tui import session as steps
 from exops.tui.app import ExopsApp
+from tests.hostile.faults import running
 from tests.tui.helpers import wait_until
 
 LOGS = 10
@@ -105,8 +106,6 @@ def test_ending_the_reading_child_ends_the_processes_it_started(tmp_path, monkey
     """A log of 256 MiB or more is read by worker processes, which outlive a parent that is
     killed: cancelling must end them with the child. A stand-in child starts one, says its
     PID and waits."""
-    import subprocess
-
     from exops.errors import Cancelled
 
     script = tmp_path / "child.py"
@@ -124,9 +123,7 @@ def test_ending_the_reading_child_ends_the_processes_it_started(tmp_path, monkey
     with pytest.raises(Cancelled):
         steps._gather_in_child("bundle", step, cancel)
     for _ in range(100):
-        state = subprocess.run(["ps", "-o", "stat=", "-p", str(workers[0])], capture_output=True,
-                               text=True).stdout.strip()
-        if not state or state.startswith("Z"):
+        if not running(workers[0]):
             break
         threading.Event().wait(0.05)
-    assert not state or state.startswith("Z"), f"worker {workers[0]} still running ({state})"
+    assert not running(workers[0]), f"worker {workers[0]} still running"
