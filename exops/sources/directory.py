@@ -44,7 +44,7 @@ from exops.facts.directory import DirectoryFacts
 from exops.facts.store import Facts
 from exops.sources.entries import ATTRIBUTES, RECIPIENT_ATTRIBUTES, DirectoryFactsBuilder
 from exops.sources.ldap_partitions import parallel_pages, usn_partitions
-from exops.sources.ldap_stream import StreamCancelled, _search_entry, _text, stream_pages
+from exops.sources.ldap_stream import StreamCancelled, attribute_value, search_entry, stream_pages
 from exops.errors import Cancelled, ExopsError
 from exops.terminal import brief
 
@@ -441,7 +441,7 @@ class DirectorySource:
                                unpaged)
         try:
             with self.directory_errors():
-                for raw in stream_pages(self._conn, _search_entry, base, filter, SUBTREE,
+                for raw in stream_pages(self._conn, search_entry, base, filter, SUBTREE,
                                         attributes, None if unpaged else self.page_size,
                                         self.page_size, done, cancel, self.settings.timeout):
                     if cancel is not None and cancel.is_set():
@@ -594,7 +594,7 @@ class _LeanSyncStrategy(SyncStrategy):
     configuration lookup per value): two thirds of the client's time in a large scan. In lean
     mode a searchResEntry becomes {"type", "dn", "attributes"} with lower-case attribute names and
     values as str (bytes when not UTF-8: GUIDs, SIDs), read straight from the message's bytes
-    (`_search_entry`: ldap3's generic BER decoder was half of what remained). `receiving` sets
+    (`search_entry`: ldap3's generic BER decoder was half of what remained). `receiving` sets
     those entries aside and hands ldap3 only the other messages (the search's done message,
     referrals, notices), which it handles as usual; `_get_response` puts the entries back in
     front of the done message. Relies on ldap3 2.9's strategy layout (`receiving`,
@@ -612,7 +612,7 @@ class _LeanSyncStrategy(SyncStrategy):
             messages = super().receiving()
             others = []
             for raw in messages:
-                entry = _search_entry(raw)
+                entry = search_entry(raw)
                 if entry is None:
                     others.append(raw)
                 else:
@@ -639,7 +639,7 @@ class _LeanSyncStrategy(SyncStrategy):
         attributes = {}
         for attribute in payload[1][3]:
             name, values = attribute[3][0][3], attribute[3][1][3]
-            attributes[name.decode("utf-8").lower()] = [_text(v[3]) for v in values]
+            attributes[name.decode("utf-8").lower()] = [attribute_value(v[3]) for v in values]
         return {"type": "searchResEntry", "dn": payload[0][3].decode("utf-8"),
                 "attributes": attributes}
 

@@ -135,7 +135,7 @@ def scan_range(stream: BinaryIO, layout: Layout, offsets: range, tally: ScanTall
 def _walk_into(chunk: bytes, in_use: bool, hits: list[int] | None, counts: ChunkCounts,
                reader: ChunkReader, tally: ScanTally, read: ReadChunk) -> None:
     """Walk one chunk record by record and hand its records to `read`."""
-    walk = walk_chunk(chunk)
+    walk = walk_chunk(chunk, checked=hits is not None)
     walk.sieve = hits
     counts.found += walk.header_ok
     counts.bad_checksums += not walk.checksum_ok
@@ -170,8 +170,9 @@ def _chunks(count: int) -> str:
     return f"{count} chunk{'' if count == 1 else 's'}"
 
 
-def walk_chunk(chunk: bytes) -> ChunkWalk:
-    """The records of one chunk, stepping over damage; a chunk with a bad header is carved."""
+def walk_chunk(chunk: bytes, checked: bool = False) -> ChunkWalk:
+    """The records of one chunk, stepping over damage; a chunk with a bad header is carved.
+    `checked`: its checksums are known to match (the sieve read them)."""
     if len(chunk) < RECORDS_START:
         return ChunkWalk()                           # a scrap at the end of a cut file
     header_ok = chunk[:8] == CHUNK_MAGIC
@@ -179,7 +180,7 @@ def walk_chunk(chunk: bytes) -> ChunkWalk:
     if header_ok:
         _, _, _, first, last, _, _, free = CHUNK_HEADER.unpack_from(chunk, 0)
         end = free if RECORDS_START <= free <= len(chunk) else len(chunk)
-        walk.checksum_ok = checksums_match(chunk, end)
+        walk.checksum_ok = checked or checksums_match(chunk, end)
     elif chunk.count(0) != len(chunk):
         end = len(chunk)
         walk.damage["chunk with bad magic (zeroed)" if chunk[:8] == bytes(8)

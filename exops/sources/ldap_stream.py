@@ -12,7 +12,7 @@ caller holds a page, so nothing else may be sent on the connection meanwhile. A 
 before its end (the caller stopped, an error, a cancel) leaves a response unread, so the caller
 then closes the connection.
 
-Only the messages exops needs are decoded here (search entries by `_search_entry`, the done
+Only the messages exops needs are decoded here (search entries by `search_entry`, the done
 message's result and cookie); anything else (an intermediate response, a notice of
 disconnection, a message for another request) ends the stream with an error. The bytes are
 those ldap3 reads: exops binds with SIMPLE, NTLM or Kerberos without a SASL security layer, so
@@ -41,7 +41,7 @@ RECEIVE_SIZE = 65536
 POLL = 0.1        # seconds between looks at the cancel event while the server is silent
 SEARCH_ENTRY, SEARCH_REFERENCE, SEARCH_DONE = 0x64, 0x73, 0x65
 
-# Decodes one SearchResultEntry message: (message id, {"dn", "attributes"}) or None (`_search_entry`).
+# Decodes one SearchResultEntry message: (message id, {"dn", "attributes"}) or None (`search_entry`).
 EntryDecoder = Callable[[bytes], "tuple[int, dict] | None"]
 
 
@@ -271,7 +271,7 @@ def _done_fields(frame: bytes) -> SearchDone:
     return SearchDone(description, message, tuple(referrals), cookie)
 
 
-def _search_entry(raw: bytes) -> tuple[int, dict] | None:
+def search_entry(raw: bytes) -> tuple[int, dict] | None:
     """(message id, lean entry) of a SearchResultEntry message (RFC 4511 4.5.2), or None for any
     other message or one this reader does not take (ldap3 then decodes it)."""
     try:
@@ -303,7 +303,7 @@ def _search_entry(raw: bytes) -> tuple[int, dict] | None:
                 if raw[i] != 0x04:
                     return None
                 size, i = _ber_length(raw, i + 1)
-                values.append(_text(raw[i:i + size]))
+                values.append(attribute_value(raw[i:i + size]))
                 i += size
             if i != stop:
                 return None
@@ -326,7 +326,8 @@ def _ber_length(data: bytes, at: int) -> tuple[int, int]:
     return int.from_bytes(data[at + 1:at + 1 + count], "big"), at + 1 + count
 
 
-def _text(value: bytes):
+def attribute_value(value: bytes) -> str | bytes:
+    """A value as text, or as bytes where it is not UTF-8 (GUIDs, SIDs)."""
     try:
         return value.decode("utf-8")
     except UnicodeDecodeError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from ldap3.utils.asn1 import decode_message_fast
 
-from exops.sources.directory import _search_entry
+from exops.sources.ldap_stream import search_entry
 
 
 def ber(tag: int, content: bytes) -> bytes:
@@ -32,7 +32,7 @@ ATTRIBUTES = [(b"objectClass", [b"top", b"person", b"user"]),
 
 def test_an_entry_reads_as_ldap3_reads_it():
     raw = entry(300, "CN=Zoë Ørsted,OU=Exchange Users,DC=litware,DC=com".encode(), ATTRIBUTES)
-    message_id, lean = _search_entry(raw)
+    message_id, lean = search_entry(raw)
     reference = decode_message_fast(raw)
     assert message_id == reference["messageID"] == 300
     payload = reference["payload"]
@@ -44,7 +44,7 @@ def test_an_entry_reads_as_ldap3_reads_it():
 
 
 def test_an_entry_without_attributes():
-    assert _search_entry(entry(7, b"DC=litware,DC=com", []))[1]["attributes"] == {}
+    assert search_entry(entry(7, b"DC=litware,DC=com", []))[1]["attributes"] == {}
 
 
 @pytest.mark.parametrize("raw", [
@@ -54,4 +54,4 @@ def test_an_entry_without_attributes():
     b"",
 ], ids=["searchResDone", "truncated", "non-UTF-8 DN", "empty"])
 def test_anything_else_is_left_to_ldap3(raw):
-    assert _search_entry(raw) is None
+    assert search_entry(raw) is None
