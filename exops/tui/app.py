@@ -28,6 +28,7 @@ from exops.model import Finding, Report
 from exops.tui import messages
 from exops.tui import session as steps
 from exops.tui.commands import TriageCommands
+from exops.tui.gc_freeze import StartupFrozen
 from exops.tui.live import LiveEnvironment
 from exops.tui.screens.balancers import BalancersScreen
 from exops.tui.screens.export import EXTENSIONS, ExportRequest, ExportScreen
@@ -92,6 +93,7 @@ class ExopsApp(WorkerOutcomes, App):
         self.live = None if bundle else LiveEnvironment(config_path)
         self.changing = False  # an apply or undo is running: navigation and quitting wait
         self.triage_cancel = threading.Event()
+        self.startup = StartupFrozen()
 
     def format_title(self, title: str, sub_title: str) -> Content:
         return Content.assemble(("exops", "bold"), "  ", title, ("  ·  ", "dim"),
@@ -103,8 +105,10 @@ class ExopsApp(WorkerOutcomes, App):
 
     def on_mount(self) -> None:
         self.start_triage()
+        self.startup.freeze()
 
     async def on_unmount(self) -> None:
+        self.startup.thaw()
         self.triage_cancel.set()  # a scan still running stops at its next chunk or page
         if self.live is not None:  # waits for a running directory call, off the event loop
             await asyncio.to_thread(self.live.close)

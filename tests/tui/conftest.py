@@ -5,10 +5,13 @@ checks only; the working directory is the repository so paths display the same e
 """
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
+from exops.lab.evtx_writer import EventSpec, write_evtx
+from exops.sources.bundle_writer import write_bundle
 from exops.tui import session as steps
 from tests.conftest import REPO, SCENARIOS
 
@@ -22,6 +25,26 @@ def litware_bundle(tmp_path_factory) -> Path:
         return DEMO_BUNDLE
     from exops.lab.fixtures import build_bundle
     return build_bundle("litware", tmp_path_factory.mktemp("litware") / "bundle")
+
+
+LOGS = 10
+
+
+@pytest.fixture(scope="session")
+def large_bundle(tmp_path_factory) -> Path:
+    """Distinct 6 MB Application logs (one per server: copies would be read once, as the same
+    evidence): seconds of scanning on any machine."""
+    folder = tmp_path_factory.mktemp("large")
+    start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    copies = []
+    for server in range(LOGS):
+        log = folder / f"EX{server:02}-Application.evtx"
+        write_evtx(log, (EventSpec(event_id=1000 + n % 50, provider=f"Provider {n % 20}",
+                                   time=start + timedelta(seconds=n), computer=f"EX{server:02}.contoso.com",
+                                   data=(f"item {n}", "some text of an ordinary event"))
+                         for n in range(25_000)))
+        copies.append(log)
+    return write_bundle(folder / "bundle", files={"events": copies}, source="test: large")
 
 
 @pytest.fixture(autouse=True)

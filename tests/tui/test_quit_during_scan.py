@@ -5,36 +5,14 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from exops.lab.evtx_writer import EventSpec, write_evtx
-from exops.sources.bundle_writer import write_bundle
 from exops.tui import session as steps
 from exops.tui.app import ExopsApp
 from tests.hostile.faults import running
 from tests.tui.helpers import wait_until
-
-LOGS = 10
-
-
-@pytest.fixture(scope="module")
-def large_bundle(tmp_path_factory) -> Path:
-    """Distinct 6 MB Application logs (one per server: copies would be read once, as the same
-    evidence): seconds of scanning on any machine."""
-    folder = tmp_path_factory.mktemp("large")
-    start = datetime(2026, 11, 1, tzinfo=timezone.utc)
-    copies = []
-    for server in range(LOGS):
-        log = folder / f"EX{server:02}-Application.evtx"
-        write_evtx(log, (EventSpec(event_id=1000 + n % 50, provider=f"Provider {n % 20}",
-                                   time=start + timedelta(seconds=n), computer=f"EX{server:02}.contoso.com",
-                                   data=(f"item {n}", "some text of an ordinary event"))
-                         for n in range(25_000)))
-        copies.append(log)
-    return write_bundle(folder / "bundle", files={"events": copies}, source="test: large")
 
 
 def _children_reading(bundle: Path) -> list[str]:

@@ -14,11 +14,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 from textual.worker import Worker, WorkerState
 
 from exops.errors import ExopsError
 from exops.facts.loadbalancer import BalancerFacts
+from exops.tui.widgets.footer import ExopsFooter
 
 REFRESH = 2.0
 HEALTH_STYLES = {"UP": "$sev-ok", "DOWN": "$sev-critical", "DRAIN": "$sev-warning", "MAINT": "$sev-unknown"}
@@ -66,7 +67,7 @@ class BalancersScreen(Screen):
         table = DataTable(id="balancer-table", cursor_type="row", zebra_stripes=True)
         table.add_columns(*COLUMNS)
         yield table
-        yield Footer()
+        yield ExopsFooter(compact=False)
 
     def on_mount(self) -> None:
         self.action_refresh_now()

@@ -15,12 +15,13 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Label
+from textual.widgets import DataTable, Header, Input, Label
 
 from exops.model import Finding
 from exops.tui.session import Session
 from exops.tui.widgets.finding_detail import FindingDetail
 from exops.tui.widgets.finding_filter import SEVERITY_KEYS, FindingFilter, SeverityChips
+from exops.tui.widgets.footer import ExopsFooter
 from exops.tui.widgets.severity import severity_style
 
 COLUMNS = {"severity": "Severity", "id": "ID", "target": "Target", "summary": "Summary"}
@@ -102,7 +103,7 @@ class FindingsScreen(Screen):
             yield SeverityChips(id="severity-chips")
         yield DataTable(id="findings-table", cursor_type="row", zebra_stripes=True)
         yield FindingDetail(id="finding-detail")
-        yield Footer(compact=True)
+        yield ExopsFooter()
 
     def on_mount(self) -> None:
         self.query_one("#finding-detail").border_title = "Detail"

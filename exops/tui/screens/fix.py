@@ -27,7 +27,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from exops.model import Finding
@@ -36,6 +36,7 @@ from exops.tui.screens.confirm import ConfirmScreen, SavePlanScreen
 from exops.tui.screens.params import ParamsScreen
 from exops.tui.session import Session, display_path
 from exops.tui.widgets.environment import plural
+from exops.tui.widgets.footer import ExopsFooter
 from exops.tui.widgets.plan_view import PlanView
 from exops.tui.worker_errors import WorkerOutcomes
 from exops.tui.widgets.severity import severity_style, theme_colour
@@ -125,7 +126,7 @@ class FixScreen(WorkerOutcomes, ModalScreen[None]):
         yield OptionList(id="fix-choices")
         yield PlanView(id="fix-plan")
         yield Static(id="fix-status")
-        yield Footer(compact=True)
+        yield ExopsFooter()
 
     def on_mount(self) -> None:
         self.query_one("#fix-choices").border_title = "Fixes that resolve it"

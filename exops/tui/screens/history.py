@@ -24,13 +24,14 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.events import Resize, ScreenResume
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from exops.reversal import undo_note
 from exops.tui import messages
 from exops.tui.screens.confirm import ConfirmScreen
 from exops.tui.screens.findings import cut
 from exops.tui.session import display_path
+from exops.tui.widgets.footer import ExopsFooter
 from exops.tui.widgets.plan_view import PlanView
 from exops.tui.worker_errors import WorkerOutcomes
 from exops.tui.widgets.severity import theme_colour
@@ -137,7 +138,7 @@ class HistoryScreen(WorkerOutcomes, Screen):
         yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
         yield PlanView(id="change-detail")
         yield Static(id="history-status")
-        yield Footer(compact=True)
+        yield ExopsFooter()
 
     def on_mount(self) -> None:
         self.query_one("#change-detail").border_title = "Change"

@@ -9,12 +9,13 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.markup import escape
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Label, Static
+from textual.widgets import Header, Label, Static
 
 from exops.terminal import printable
 from exops.tui.session import Session
 from exops.tui.widgets.checks import ChecksPanel
 from exops.tui.widgets.environment import EnvironmentPanel
+from exops.tui.widgets.footer import ExopsFooter
 from exops.tui.widgets.severity import SeverityTiles
 from exops.tui.widgets.worst import WorstFindings
 
@@ -50,7 +51,7 @@ class OverviewScreen(Screen):
         yield WorstFindings(id="worst")
         yield ChecksPanel(id="checks")
         yield Static(id="status-line")
-        yield Footer(compact=True)
+        yield ExopsFooter()
 
     def on_mount(self) -> None:
         self.query_one("#environment").border_title = "Environment"

@@ -12,12 +12,13 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from exops.facts.exchange import ExchangeFacts
 from exops.facts.store import Facts
 from exops.tui.screens.session_view import SessionView
 from exops.tui.session import Session
+from exops.tui.widgets.footer import ExopsFooter
 from exops.tui.widgets.severity import theme_colour
 
 _UNREACHABLE = re.compile(r"(?:^|; )winrm (?P<server>[^:;]+): (?P<why>.*?)(?=; winrm [^:;]+: |$)")
@@ -49,7 +50,7 @@ class ServersScreen(SessionView):
         yield Header(icon="≡")
         with VerticalScroll(id="servers"):
             yield Static(id="servers-table")
-        yield Footer(compact=True)
+        yield ExopsFooter()
 
     def on_mount(self) -> None:
         self.query_one("#servers").border_title = "Exchange servers (WinRM)"

@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from exops.facts.events import EventFacts
 from exops.tui.screens.session_view import SessionView
@@ -18,6 +18,7 @@ from exops.tui.widgets.event_chart import (
     day_range,
     series_from,
 )
+from exops.tui.widgets.footer import ExopsFooter
 from exops.tui.widgets.severity import theme_colour
 
 
@@ -28,7 +29,7 @@ class TimelineScreen(SessionView):
         yield Header(icon="≡")
         yield Static(id="timeline-legend")
         yield VerticalScroll(id="timeline-charts")
-        yield Footer(compact=True)
+        yield ExopsFooter()
 
     def on_mount(self) -> None:
         self.query_one("#timeline-charts").border_title = "Free/busy events per day (UTC)"

@@ -1,0 +1,58 @@
+"""What keeps the keys answering while a big bundle is read (bench/tui_latency.py measures it):
+the reading child runs only on spare CPU time, full garbage collections leave the start-up
+objects alone, and switching screens leaves nothing behind."""
+from __future__ import annotations
+
+import gc
+import os
+import threading
+
+import pytest
+
+from exops.errors import Cancelled
+from exops.tui import session as steps
+from exops.tui.app import ExopsApp
+from tests.tui.test_quit_during_scan import _children_reading
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+def test_the_reading_child_runs_on_spare_time_only(large_bundle, monkeypatch):
+    monkeypatch.setattr(steps, "BIG_EVIDENCE", 0)
+    cancel, policies = threading.Event(), []
+
+    def step(text: str) -> None:
+        if text.startswith("reading") and not cancel.is_set():
+            policies.extend(os.sched_getscheduler(int(pid)) for pid in _children_reading(large_bundle))
+            cancel.set()
+    with pytest.raises(Cancelled):
+        steps.load_facts(steps.Session(bundle=str(large_bundle)), step, cancel)
+    assert policies == [os.SCHED_IDLE]
+
+
+async def test_start_up_objects_are_frozen_while_the_app_runs_and_thawed_after(litware_bundle):
+    assert gc.get_freeze_count() == 0
+    app = ExopsApp(bundle=str(litware_bundle))
+    async with app.run_test(size=(120, 40)):
+        assert gc.get_freeze_count() > 10_000       # the modules, classes and widgets
+        await app.workers.wait_for_complete()
+    assert gc.get_freeze_count() == 0
+
+
+async def test_switching_screens_does_not_grow_the_app(litware_bundle):
+    """Textual's Footer kept every key it ever made (textual#6666): each screen switch left some
+    2,000 objects behind, and full collections grew slower with every key. ExopsFooter lets
+    them go."""
+    from textual.widgets._footer import FooterKey
+
+    def keys_alive() -> int:
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if isinstance(o, FooterKey))
+    app = ExopsApp(bundle=str(litware_bundle))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        for key in "to" * 5:
+            await pilot.press(key)
+        before = keys_alive()
+        for key in "to" * 25:
+            await pilot.press(key)
+        assert keys_alive() <= before
