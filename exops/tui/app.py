@@ -14,7 +14,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding
 from textual.content import Content
@@ -28,7 +28,7 @@ from exops.model import Finding, Report
 from exops.tui import messages
 from exops.tui import session as steps
 from exops.tui.commands import TriageCommands
-from exops.tui.gc_freeze import StartupFrozen
+from exops.tui.gc_tuning import GarbageCollection
 from exops.tui.live import LiveEnvironment
 from exops.tui.screens.balancers import BalancersScreen
 from exops.tui.screens.export import EXTENSIONS, ExportRequest, ExportScreen
@@ -93,7 +93,7 @@ class ExopsApp(WorkerOutcomes, App):
         self.live = None if bundle else LiveEnvironment(config_path)
         self.changing = False  # an apply or undo is running: navigation and quitting wait
         self.triage_cancel = threading.Event()
-        self.startup = StartupFrozen()
+        self.collection = GarbageCollection()
 
     def format_title(self, title: str, sub_title: str) -> Content:
         return Content.assemble(("exops", "bold"), "  ", title, ("  ·  ", "dim"),
@@ -105,10 +105,16 @@ class ExopsApp(WorkerOutcomes, App):
 
     def on_mount(self) -> None:
         self.start_triage()
-        self.startup.freeze()
+        self.collection.start()
+        self.set_interval(0.25, self.collection.tick)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):
+            self.collection.input_seen()
+        await super().on_event(event)
 
     async def on_unmount(self) -> None:
-        self.startup.thaw()
+        self.collection.stop()
         self.triage_cancel.set()  # a scan still running stops at its next chunk or page
         if self.live is not None:  # waits for a running directory call, off the event loop
             await asyncio.to_thread(self.live.close)

@@ -1,6 +1,6 @@
 """What keeps the keys answering while a big bundle is read (bench/tui_latency.py measures it):
-the reading child runs only on spare CPU time, full garbage collections leave the start-up
-objects alone, and switching screens leaves nothing behind."""
+the reading child runs only on spare CPU time, garbage collection is tuned (exops.tui.gc_tuning),
+and switching screens leaves nothing behind."""
 from __future__ import annotations
 
 import gc
@@ -12,6 +12,7 @@ import pytest
 from exops.errors import Cancelled
 from exops.tui import session as steps
 from exops.tui.app import ExopsApp
+from exops.tui.gc_tuning import MIDDLE, NEVER, YOUNG
 from tests.tui.test_quit_during_scan import _children_reading
 
 
@@ -29,12 +30,17 @@ def test_the_reading_child_runs_on_spare_time_only(large_bundle, monkeypatch):
     assert policies == [os.SCHED_IDLE]
 
 
-async def test_start_up_objects_are_frozen_while_the_app_runs_and_thawed_after(litware_bundle):
-    assert gc.get_freeze_count() == 0
+async def test_the_collection_is_tuned_while_the_app_runs_and_put_back_after(litware_bundle):
+    before = gc.get_threshold()
     app = ExopsApp(bundle=str(litware_bundle))
-    async with app.run_test(size=(120, 40)):
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert gc.get_threshold() == (YOUNG, MIDDLE, NEVER)
         assert gc.get_freeze_count() > 10_000       # the modules, classes and widgets
+        seen = app.collection.last_input
+        await pilot.press("t")
+        assert app.collection.last_input > seen     # a key counts as the user being busy
         await app.workers.wait_for_complete()
+    assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
 
 
