@@ -33,6 +33,7 @@ from exops.tui.live import LiveEnvironment
 from exops.tui.screens.balancers import BalancersScreen
 from exops.tui.screens.export import EXTENSIONS, ExportRequest, ExportScreen
 from exops.tui.screens.findings import FindingsScreen
+from exops.tui.screens.first_visit import made_current
 from exops.tui.screens.fix import FixScreen
 from exops.tui.screens.help import HelpScreen
 from exops.tui.screens.history import HistoryScreen
@@ -54,7 +55,8 @@ class ExopsApp(WorkerOutcomes, App):
 
     CSS_PATH = "app.tcss"
     TITLE = "exops"
-    MODES = SCREENS_BY_MODE
+    MODES = {mode: screen if mode == "overview" else made_current(screen)
+             for mode, screen in SCREENS_BY_MODE.items()}
     DEFAULT_MODE = "overview"
     COMMANDS = {TriageCommands}  # exops's commands first, then Textual's (commands.py)
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
@@ -107,6 +109,7 @@ class ExopsApp(WorkerOutcomes, App):
         self.start_triage()
         self.collection.start()
         self.set_interval(0.25, self.collection.tick)
+        self.call_after_refresh(self.refresh_css)  # Textual's first-switch pass (first_visit.py)
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.InputEvent):

@@ -62,3 +62,21 @@ async def test_switching_screens_does_not_grow_the_app(litware_bundle):
         for key in "to" * 25:
             await pilot.press(key)
         assert keys_alive() <= before
+
+
+async def test_the_first_visit_to_a_screen_restyles_nothing_else(litware_bundle):
+    """Textual ran refresh_css twice on each mode's first visit (a pass over every stylesheet
+    and widget, about 50 ms each); screens made by `made_current` need neither. The snapshot
+    tests check that every screen still looks the same."""
+    app = ExopsApp(bundle=str(litware_bundle))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        passes, real = [], app.refresh_css
+        app.refresh_css = lambda *args, **kwargs: (passes.append(app.current_mode),
+                                                   real(*args, **kwargs))
+        for key, mode in zip("tfhso", ("timeline", "findings", "history", "servers", "overview")):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.current_mode == mode
+        assert passes == []
