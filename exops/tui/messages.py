@@ -12,14 +12,7 @@ if TYPE_CHECKING:
     from exops.journal import Change
     from exops.model import Report
     from exops.plan import Plan
-    from exops.registry import CheckSpec
     from exops.remediation import ApplyResult, StepEvent
-
-
-class ChecksPlanned(Message):
-    def __init__(self, specs: list[CheckSpec]) -> None:
-        super().__init__()
-        self.specs = specs
 
 
 class Activity(Message):

@@ -424,3 +424,19 @@ async def test_a_screenshot_without_a_downloads_folder_goes_to_the_working_direc
         app.deliver_screenshot(path=str(tmp_path / "nowhere"))
         assert notes[-1][0] == "Screenshot not saved"
         assert notes[-1][1] == f"could not write in {tmp_path / 'nowhere'}: No such file or directory"
+
+
+async def test_a_check_plugin_that_fails_to_load_is_said_on_the_overview(litware_bundle, monkeypatch):
+    """The checks are planned as the app starts; a broken plugin is the session's one error line,
+    not a crash."""
+    from exops.registry import RegistryError
+
+    def broken():
+        raise RegistryError("plugin 'acme' (acme.checks) in exops.checks failed to load: boom")
+    monkeypatch.setattr(steps, "plan_checks", broken)
+    app = ExopsApp(bundle=str(litware_bundle))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert app.session.phase == "failed"
+        assert "plugin 'acme'" in app.session.error
+        assert "plugin 'acme'" in screen_text(app)
