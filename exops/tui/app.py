@@ -46,6 +46,7 @@ from exops.tui.worker_errors import WorkerOutcomes, describe
 from exops.tui.widgets.checks import CheckRow
 from exops.tui.widgets.severity import severity_variables
 
+FIRST_MODE = "overview"   # the screen a session opens on; styled as Textual styles it (first_visit.py)
 SCREENS_BY_MODE = {"overview": OverviewScreen, "findings": FindingsScreen,
                    "timeline": TimelineScreen, "history": HistoryScreen,
                    "servers": ServersScreen}
@@ -56,9 +57,9 @@ class ExopsApp(WorkerOutcomes, App):
 
     CSS_PATH = "app.tcss"
     TITLE = "exops"
-    MODES = {mode: screen if mode == "overview" else made_current(screen)
+    DEFAULT_MODE = FIRST_MODE
+    MODES = {mode: screen if mode == FIRST_MODE else made_current(screen)
              for mode, screen in SCREENS_BY_MODE.items()}
-    DEFAULT_MODE = "overview"
     COMMANDS = {TriageCommands}  # exops's commands first, then Textual's (commands.py)
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -218,7 +219,6 @@ def _gather_in_child(bundle: str, step: Callable[[str], None],
 
 def child_command(bundle: str) -> list[str]:
     """The command of the child that reads `bundle` (`_child_main`)."""
-    import sys
     return [sys.executable, "-c", "from exops.tui.session import _child_main; _child_main()",
             bundle]
 
@@ -227,7 +227,6 @@ def _child_main() -> None:
     """The child's side: progress lines, then the facts or the one line that says why not, each
     pickled to stdout."""
     import pickle
-    import sys
 
     from exops.collect import gather_facts
     from exops.errors import ExopsError

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from rich.console import Console
 from textual.worker import WorkerFailed
@@ -42,3 +43,16 @@ async def wait_until(pilot, condition, timeout: float = 20) -> None:
             raise AssertionError(f"timed out after {timeout} s waiting for {condition}; the screen "
                                  f"shows:\n{screen_text(pilot.app)}")
         await pilot.pause(0.05)
+
+
+def children_reading(bundle: Path) -> list[str]:
+    """Processes whose command line names `_child_main` and this bundle."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(b"_child_main" in a for a in args) and str(bundle).encode() in args:
+            found.append(cmdline.parent.name)
+    return found

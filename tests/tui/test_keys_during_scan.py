@@ -13,7 +13,7 @@ from exops.errors import Cancelled
 from exops.tui import session as steps
 from exops.tui.app import ExopsApp
 from exops.tui.gc_tuning import MIDDLE, NEVER, YOUNG
-from tests.tui.test_quit_during_scan import _children_reading
+from tests.tui.helpers import children_reading
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
@@ -23,7 +23,7 @@ def test_the_reading_child_runs_on_spare_time_only(large_bundle, monkeypatch):
 
     def step(text: str) -> None:
         if text.startswith("reading") and not cancel.is_set():
-            policies.extend(os.sched_getscheduler(int(pid)) for pid in _children_reading(large_bundle))
+            policies.extend(os.sched_getscheduler(int(pid)) for pid in children_reading(large_bundle))
             cancel.set()
     with pytest.raises(Cancelled):
         steps.load_facts(steps.Session(bundle=str(large_bundle)), step, cancel)

@@ -5,27 +5,13 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 
 from exops.tui import session as steps
 from exops.tui.app import ExopsApp
 from tests.hostile.faults import running
-from tests.tui.helpers import wait_until
-
-
-def _children_reading(bundle: Path) -> list[str]:
-    """Processes whose command line names `_child_main` and this bundle."""
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            args = cmdline.read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if any(b"_child_main" in a for a in args) and str(bundle).encode() in args:
-            found.append(cmdline.parent.name)
-    return found
+from tests.tui.helpers import children_reading, wait_until
 
 
 def _threads_reading() -> list[int]:
@@ -48,17 +34,17 @@ async def test_quit_during_the_scan_stops_the_reading(large_bundle, monkeypatch,
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: "reading" in app.session.activity)
         if in_child:
-            await wait_until(pilot, lambda: _children_reading(large_bundle))
+            await wait_until(pilot, lambda: children_reading(large_bundle))
         await wait_until(pilot, lambda: _threads_reading(), timeout=10)
         cancel = app.triage_cancel
         await pilot.press("q")
     for _ in range(200):      # the scan stops at its next chunk, the child is ended at once
-        if not _threads_reading() and not _children_reading(large_bundle):
+        if not _threads_reading() and not children_reading(large_bundle):
             break
         await asyncio.sleep(0.05)
     assert cancel.is_set()
     assert not _threads_reading()
-    assert not _children_reading(large_bundle)
+    assert not children_reading(large_bundle)
     assert app.session.facts is None           # stopped, not finished
 
 
@@ -77,7 +63,7 @@ def test_the_cancel_event_stops_the_scan_it_reaches(large_bundle, monkeypatch, i
     with pytest.raises(Cancelled):
         steps.load_facts(steps.Session(bundle=str(large_bundle)), step, cancel)
     assert [t for t in seen if t.startswith("reading")] == [seen[-1]]   # no log after the first
-    assert not _children_reading(large_bundle)
+    assert not children_reading(large_bundle)
 
 
 def test_ending_the_reading_child_ends_the_processes_it_started(tmp_path, monkeypatch):
